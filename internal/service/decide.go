@@ -1,0 +1,191 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"scalegate.dev/scalegate/internal/evidence"
+	"scalegate.dev/scalegate/internal/gate"
+	"scalegate.dev/scalegate/internal/store"
+)
+
+var evidenceKinds = []string{store.KindCheckpoint, store.KindResult, store.KindSafeguard, store.KindDetermination, store.KindSafetyCase, store.KindEscape}
+
+// loadEvidence reads everything recorded about a model.
+func loadEvidence(ctx context.Context, r store.Reader, m evidence.Model) (gate.Evidence, error) {
+	ev := gate.Evidence{Model: m}
+	recs, err := r.List(ctx, store.Query{Kinds: evidenceKinds, Model: m.ID})
+	if err != nil {
+		return ev, err
+	}
+	for _, rec := range recs {
+		var env Envelope
+		var err error
+		meta := evidence.Meta{Seq: rec.Index}
+		switch rec.Kind {
+		case store.KindCheckpoint:
+			var c evidence.Checkpoint
+			env, err = decodeEnvelope(rec, &c)
+			meta.RecordedBy = env.By
+			c.Meta = meta
+			ev.Checkpoints = append(ev.Checkpoints, c)
+		case store.KindResult:
+			var x evidence.Result
+			env, err = decodeEnvelope(rec, &x)
+			meta.RecordedBy = env.By
+			x.Meta = meta
+			ev.Results = append(ev.Results, x)
+		case store.KindSafeguard:
+			var x evidence.SafeguardStatus
+			env, err = decodeEnvelope(rec, &x)
+			meta.RecordedBy = env.By
+			x.Meta = meta
+			ev.Safeguards = append(ev.Safeguards, x)
+		case store.KindDetermination:
+			var x evidence.Determination
+			env, err = decodeEnvelope(rec, &x)
+			meta.RecordedBy = env.By
+			x.Meta = meta
+			ev.Determinations = append(ev.Determinations, x)
+		case store.KindSafetyCase:
+			var x evidence.SafetyCase
+			env, err = decodeEnvelope(rec, &x)
+			meta.RecordedBy = env.By
+			x.Meta = meta
+			ev.SafetyCases = append(ev.SafetyCases, x)
+		case store.KindEscape:
+			var x evidence.Escape
+			env, err = decodeEnvelope(rec, &x)
+			meta.RecordedBy = env.By
+			x.Meta = meta
+			ev.Escapes = append(ev.Escapes, x)
+		}
+		if err != nil {
+			return ev, err
+		}
+	}
+	return ev, nil
+}
+
+func getModel(ctx context.Context, r store.Reader, id string) (evidence.Model, error) {
+	var m evidence.Model
+	rec, err := r.Get(ctx, store.KindModel, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return m, badInputf("unknown model %q", id)
+	}
+	if err != nil {
+		return m, err
+	}
+	_, err = decodeEnvelope(*rec, &m)
+	return m, err
+}
+
+func getCheckpoint(ctx context.Context, r store.Reader, id string) (evidence.Checkpoint, error) {
+	var c evidence.Checkpoint
+	rec, err := r.Get(ctx, store.KindCheckpoint, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, badInputf("unknown checkpoint %q", id)
+	}
+	if err != nil {
+		return c, err
+	}
+	_, err = decodeEnvelope(*rec, &c)
+	return c, err
+}
+
+// Decide answers an action with the gate and records the decision as a
+// log leaf, all in one transaction, so the decision is exactly what the
+// recorded evidence implied. The returned decision carries its log index.
+// A zero Action.At means now.
+func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.Decision, error) {
+	if a.At.IsZero() {
+		a.At = s.Now()
+	}
+	a.At = a.At.UTC()
+	switch a.Kind {
+	case gate.Scale:
+		if a.Model == "" {
+			return nil, badInputf("--model is required")
+		}
+		if math.IsNaN(a.ToCompute) || math.IsInf(a.ToCompute, 0) || a.ToCompute <= 0 {
+			return nil, badInputf("--to must be a positive FLOP count")
+		}
+	case gate.Deploy:
+		if a.Checkpoint == "" {
+			return nil, badInputf("--checkpoint is required")
+		}
+		switch a.Mode {
+		case "internal", "external", "open-weights":
+		default:
+			return nil, badInputf("--mode must be internal, external or open-weights, got %q", a.Mode)
+		}
+	default:
+		return nil, badInputf("unknown action %q", a.Kind)
+	}
+	var d gate.Decision
+	err := s.Store.Update(ctx, func(tx store.Tx) error {
+		if a.Kind == gate.Deploy {
+			c, err := getCheckpoint(ctx, tx, a.Checkpoint)
+			if err != nil {
+				return err
+			}
+			a.Model = c.Model
+		}
+		m, err := getModel(ctx, tx, a.Model)
+		if err != nil {
+			return err
+		}
+		versions, _, err := s.versions(ctx, tx, m.Policy)
+		if err != nil {
+			return err
+		}
+		ev, err := loadEvidence(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		in := gate.Input{Versions: versions, Evidence: ev, Action: a}
+		in.Forecasts = s.forecasts(in)
+		d = gate.Decide(in)
+		rec, err := newRecord(store.KindDecision, "", m.ID, "", by, a.At, d)
+		if err != nil {
+			return err
+		}
+		idx, err := tx.Append(ctx, []store.Record{rec})
+		if err != nil {
+			return err
+		}
+		d.LogIndex = &idx
+		return s.signCheckpoint(ctx, tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// Decisions lists recorded decisions about a model, newest last.
+func (s *Service) Decisions(ctx context.Context, model string, limit int) ([]gate.Decision, error) {
+	var out []gate.Decision
+	err := s.Store.View(ctx, func(r store.Reader) error {
+		recs, err := r.List(ctx, store.Query{Kinds: []string{store.KindDecision}, Model: model, Limit: limit})
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			var d gate.Decision
+			if _, err := decodeEnvelope(rec, &d); err != nil {
+				return err
+			}
+			idx := rec.Index
+			d.LogIndex = &idx
+			out = append(out, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("decisions: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,445 @@
+// Package sqlite is the embedded store backend: one SQLite database file
+// (modernc.org/sqlite, no cgo) in WAL mode, migrations embedded.
+//
+// Writes go through a single connection that begins transactions with
+// BEGIN IMMEDIATE, so concurrent processes on one data directory serialise
+// on SQLite's write lock (waiting up to the busy timeout) instead of failing
+// or interleaving; reads use a separate pool and see consistent snapshots.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"scalegate.dev/scalegate/internal/store"
+	"scalegate.dev/scalegate/internal/transparency"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a SQLite store.
+type DB struct {
+	w, r *sql.DB
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the database at path and migrates it.
+func Open(ctx context.Context, path string) (*DB, error) {
+	dsn := func(lock string) string {
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(30000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "foreign_keys(ON)")
+		q.Set("_txlock", lock)
+		return "file:" + path + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn("immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", dsn("deferred"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	db := &DB{w: w, r: r}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	return errors.Join(db.w.Close(), db.r.Close())
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: bad name", name)
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, v); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// View runs fn in a read snapshot.
+func (db *DB) View(ctx context.Context, fn func(store.Reader) error) error {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(&reader{q: tx})
+}
+
+// Update runs fn in a write transaction.
+func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin write: %w", err)
+	}
+	defer tx.Rollback()
+	w := &writer{reader: reader{q: tx}, tx: tx}
+	if err := fn(w); err != nil {
+		return err
+	}
+	w.close()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+type reader struct {
+	q querier
+}
+
+const recordCols = `idx, kind, key, model, policy, at, data, leaf`
+
+func scanRecord(sc interface{ Scan(...any) error }) (store.Record, error) {
+	var r store.Record
+	var at string
+	if err := sc.Scan(&r.Index, &r.Kind, &r.Key, &r.Model, &r.Policy, &at, &r.Data, &r.Leaf); err != nil {
+		return r, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return r, fmt.Errorf("record %d: bad time %q: %w", r.Index, at, err)
+	}
+	r.At = t
+	return r, nil
+}
+
+func (r *reader) Size(ctx context.Context) (int64, error) {
+	var n sql.NullInt64
+	if err := r.q.QueryRowContext(ctx, `SELECT max(idx) FROM records`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("log size: %w", err)
+	}
+	if !n.Valid {
+		return 0, nil
+	}
+	return n.Int64 + 1, nil
+}
+
+func (r *reader) Get(ctx context.Context, kind, key string) (*store.Record, error) {
+	row := r.q.QueryRowContext(ctx, `SELECT `+recordCols+` FROM records WHERE kind = ? AND key = ? ORDER BY idx DESC LIMIT 1`, kind, key)
+	rec, err := scanRecord(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%s %q: %w", kind, key, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s %q: %w", kind, key, err)
+	}
+	return &rec, nil
+}
+
+func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error) {
+	var where []string
+	var args []any
+	if len(q.Kinds) > 0 {
+		where = append(where, "kind IN (?"+strings.Repeat(",?", len(q.Kinds)-1)+")")
+		for _, k := range q.Kinds {
+			args = append(args, k)
+		}
+	}
+	for _, f := range []struct{ col, v string }{{"key", q.Key}, {"model", q.Model}, {"policy", q.Policy}} {
+		if f.v != "" {
+			where = append(where, f.col+" = ?")
+			args = append(args, f.v)
+		}
+	}
+	sqlText := `SELECT ` + recordCols + ` FROM records`
+	if len(where) > 0 {
+		sqlText += " WHERE " + strings.Join(where, " AND ")
+	}
+	if q.Limit > 0 {
+		sqlText = `SELECT * FROM (` + sqlText + ` ORDER BY idx DESC LIMIT ` + strconv.Itoa(q.Limit) + `) ORDER BY idx`
+	} else {
+		sqlText += " ORDER BY idx"
+	}
+	rows, err := r.q.QueryContext(ctx, sqlText, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list records: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Record
+	for rows.Next() {
+		rec, err := scanRecord(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list records: %w", err)
+		}
+		out = append(out, rec)
+	}
+	return out, rows.Err()
+}
+
+func (r *reader) Entry(ctx context.Context, i int64) (*store.Record, error) {
+	rec, err := scanRecord(r.q.QueryRowContext(ctx, `SELECT `+recordCols+` FROM records WHERE idx = ?`, i))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("log entry %d: %w", i, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("log entry %d: %w", i, err)
+	}
+	return &rec, nil
+}
+
+func (r *reader) Scan(ctx context.Context, from, to int64, fn func(store.Record) error) error {
+	rows, err := r.q.QueryContext(ctx, `SELECT `+recordCols+` FROM records WHERE idx >= ? AND idx < ? ORDER BY idx`, from, to)
+	if err != nil {
+		return fmt.Errorf("scan records: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		rec, err := scanRecord(rows)
+		if err != nil {
+			return fmt.Errorf("scan records: %w", err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (r *reader) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, id := range indexes {
+		var b []byte
+		if err := r.q.QueryRowContext(ctx, `SELECT hash FROM hashes WHERE id = ?`, id).Scan(&b); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil, fmt.Errorf("stored hash %d: %w", id, store.ErrNotFound)
+			}
+			return nil, fmt.Errorf("stored hash %d: %w", id, err)
+		}
+		if len(b) != tlog.HashSize {
+			return nil, fmt.Errorf("stored hash %d: %d bytes", id, len(b))
+		}
+		copy(out[i][:], b)
+	}
+	return out, nil
+}
+
+func (r *reader) ScanHashes(ctx context.Context, fn func(int64, tlog.Hash) error) error {
+	rows, err := r.q.QueryContext(ctx, `SELECT id, hash FROM hashes ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("scan hashes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var b []byte
+		if err := rows.Scan(&id, &b); err != nil {
+			return fmt.Errorf("scan hashes: %w", err)
+		}
+		var h tlog.Hash
+		if len(b) != tlog.HashSize {
+			return fmt.Errorf("stored hash %d: %d bytes", id, len(b))
+		}
+		copy(h[:], b)
+		if err := fn(id, h); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (r *reader) cosignatures(ctx context.Context, size int64) ([][]byte, error) {
+	rows, err := r.q.QueryContext(ctx, `SELECT line FROM cosignatures WHERE size = ? ORDER BY line`, size)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+func (r *reader) LatestCheckpoint(ctx context.Context) (*store.Checkpoint, error) {
+	var c store.Checkpoint
+	err := r.q.QueryRowContext(ctx, `SELECT size, signed FROM checkpoints ORDER BY size DESC LIMIT 1`).Scan(&c.Size, &c.Signed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("checkpoint: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if c.Cosignatures, err = r.cosignatures(ctx, c.Size); err != nil {
+		return nil, fmt.Errorf("cosignatures: %w", err)
+	}
+	return &c, nil
+}
+
+func (r *reader) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
+	rows, err := r.q.QueryContext(ctx, `SELECT size, signed FROM checkpoints ORDER BY size`)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Checkpoint
+	for rows.Next() {
+		var c store.Checkpoint
+		if err := rows.Scan(&c.Size, &c.Signed); err != nil {
+			return nil, fmt.Errorf("checkpoints: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (r *reader) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := r.q.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("meta %q: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("meta %q: %w", key, err)
+	}
+	return v, nil
+}
+
+type writer struct {
+	reader
+	tx              *sql.Tx
+	insRec, insHash *sql.Stmt
+	size            int64
+	sizeKnown       bool
+}
+
+func (w *writer) close() {
+	if w.insRec != nil {
+		w.insRec.Close()
+	}
+	if w.insHash != nil {
+		w.insHash.Close()
+	}
+}
+
+func (w *writer) Append(ctx context.Context, recs []store.Record) (int64, error) {
+	if !w.sizeKnown {
+		n, err := w.Size(ctx)
+		if err != nil {
+			return 0, err
+		}
+		w.size, w.sizeKnown = n, true
+	}
+	if w.insRec == nil {
+		var err error
+		if w.insRec, err = w.tx.PrepareContext(ctx, `INSERT INTO records (`+recordCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+			return 0, fmt.Errorf("prepare: %w", err)
+		}
+		if w.insHash, err = w.tx.PrepareContext(ctx, `INSERT INTO hashes (id, hash) VALUES (?, ?)`); err != nil {
+			return 0, fmt.Errorf("prepare: %w", err)
+		}
+	}
+	first := w.size
+	leaves := make([][]byte, len(recs))
+	for i := range recs {
+		leaves[i] = recs[i].Leaf
+	}
+	hashes, err := transparency.AppendHashes(first, leaves, store.HashReader(ctx, w))
+	if err != nil {
+		return 0, fmt.Errorf("append to log: %w", err)
+	}
+	for i := range recs {
+		rec := &recs[i]
+		rec.Index = first + int64(i)
+		if _, err := w.insRec.ExecContext(ctx, rec.Index, rec.Kind, rec.Key, rec.Model, rec.Policy,
+			rec.At.UTC().Format(time.RFC3339Nano), rec.Data, rec.Leaf); err != nil {
+			return 0, fmt.Errorf("insert record %d: %w", rec.Index, err)
+		}
+	}
+	for _, h := range hashes {
+		if _, err := w.insHash.ExecContext(ctx, h.Index, h.Hash[:]); err != nil {
+			return 0, fmt.Errorf("insert hash %d: %w", h.Index, err)
+		}
+	}
+	w.size += int64(len(recs))
+	return first, nil
+}
+
+func (w *writer) PutCheckpoint(ctx context.Context, c store.Checkpoint) error {
+	if _, err := w.tx.ExecContext(ctx, `INSERT INTO checkpoints (size, signed) VALUES (?, ?) ON CONFLICT (size) DO NOTHING`, c.Size, c.Signed); err != nil {
+		return fmt.Errorf("store checkpoint: %w", err)
+	}
+	return nil
+}
+
+func (w *writer) AddCosignature(ctx context.Context, size int64, line []byte) error {
+	if _, err := w.tx.ExecContext(ctx, `INSERT INTO cosignatures (size, line) VALUES (?, ?) ON CONFLICT DO NOTHING`, size, line); err != nil {
+		return fmt.Errorf("store cosignature: %w", err)
+	}
+	return nil
+}
+
+func (w *writer) SetMeta(ctx context.Context, key, value string) error {
+	if _, err := w.tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
+		return fmt.Errorf("set meta %q: %w", key, err)
+	}
+	return nil
+}
