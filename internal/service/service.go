@@ -19,12 +19,15 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+
 	"errors"
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"os"
 	"path/filepath"
 	"sync"
@@ -143,22 +146,38 @@ type Envelope struct {
 	Record json.RawMessage `json:"record"`
 }
 
-// newRecord builds a store record from a value.
+// newRecord builds a store record from a value. The stored data is the
+// envelope as compact JSON (fields in envelope order, record fields in the
+// order of their Go types, no HTML escaping); for every kind but policy the
+// leaf is the same bytes.
 func newRecord(kind, key, model, policyName, by string, at time.Time, v any) (store.Record, error) {
-	body, err := json.Marshal(v)
+	body, err := marshal(v)
 	if err != nil {
 		return store.Record{}, fmt.Errorf("encode %s: %w", kind, err)
 	}
-	env := Envelope{Kind: kind, V: 1, By: by, Record: body}
-	data, err := json.Marshal(env)
+	data, err := marshal(Envelope{Kind: kind, V: 1, By: by, Record: body})
 	if err != nil {
 		return store.Record{}, fmt.Errorf("encode %s: %w", kind, err)
 	}
-	leaf, err := leafFor(kind, data)
-	if err != nil {
-		return store.Record{}, err
+	leaf := data
+	if kind == store.KindPolicy {
+		if leaf, err = leafFor(kind, data); err != nil {
+			return store.Record{}, err
+		}
 	}
 	return store.Record{Kind: kind, Key: key, Model: model, Policy: policyName, At: at.UTC(), Data: data, Leaf: leaf}, nil
+}
+
+// marshal is json.Marshal without HTML escaping and without the trailing
+// newline.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // policyLeafRecord is what a policy version's leaf holds.
@@ -171,7 +190,10 @@ type policyLeafRecord struct {
 }
 
 // leafFor computes the leaf bytes for a record's stored data. It is the
-// one definition of a leaf, used when appending and when verifying.
+// one definition of a leaf, used when appending and when verifying: the
+// data itself, except for policy versions, whose leaf is the canonical JSON
+// (transparency.CanonicalJSON) of an envelope holding the version's name,
+// version, developer, digest and publication time, without the document.
 func leafFor(kind string, data []byte) ([]byte, error) {
 	var env Envelope
 	if err := json.Unmarshal(data, &env); err != nil {
@@ -180,7 +202,10 @@ func leafFor(kind string, data []byte) ([]byte, error) {
 	if env.Kind != kind {
 		return nil, fmt.Errorf("record kind %q stored as %q", env.Kind, kind)
 	}
-	if kind == store.KindPolicy {
+	if kind != store.KindPolicy {
+		return data, nil
+	}
+	{
 		var pv PolicyVersion
 		if err := json.Unmarshal(env.Record, &pv); err != nil {
 			return nil, fmt.Errorf("decode policy record: %w", err)
@@ -234,15 +259,20 @@ func (s *Service) parsedPolicy(pv PolicyVersion) (*policy.Policy, error) {
 	return p, nil
 }
 
+// decodeEnvelope decodes a stored record's envelope and its body into v in
+// one pass.
 func decodeEnvelope(rec store.Record, v any) (Envelope, error) {
-	var env Envelope
-	if err := json.Unmarshal(rec.Data, &env); err != nil {
-		return env, fmt.Errorf("record %d: %w", rec.Index, err)
+	var env struct {
+		Kind   string `json:"kind"`
+		V      int    `json:"v"`
+		By     string `json:"by"`
+		Record any    `json:"record"`
 	}
-	if err := json.Unmarshal(env.Record, v); err != nil {
-		return env, fmt.Errorf("record %d: %w", rec.Index, err)
+	env.Record = v
+	if err := gojson.Unmarshal(rec.Data, &env); err != nil {
+		return Envelope{}, fmt.Errorf("record %d: %w", rec.Index, err)
 	}
-	return env, nil
+	return Envelope{Kind: env.Kind, V: env.V, By: env.By}, nil
 }
 
 // Versions returns the published versions of a policy, compiled.

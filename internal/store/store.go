@@ -82,7 +82,8 @@ type Reader interface {
 	Size(ctx context.Context) (int64, error)
 	// Get returns the newest record of kind with key.
 	Get(ctx context.Context, kind, key string) (*Record, error)
-	// List returns matching records in log order.
+	// List returns matching records in log order, without their leaves
+	// (Leaf is nil; read leaves with Entry or Scan).
 	List(ctx context.Context, q Query) ([]Record, error)
 	// Entry returns the record at index i.
 	Entry(ctx context.Context, i int64) (*Record, error)

@@ -152,7 +152,10 @@ type reader struct {
 	q querier
 }
 
-const recordCols = `idx, kind, key, model, policy, at, data, leaf`
+const (
+	recordCols = `idx, kind, key, model, policy, at, data, leaf`
+	listCols   = `idx, kind, key, model, policy, at, data`
+)
 
 func scanRecord(sc interface{ Scan(...any) error }) (store.Record, error) {
 	var r store.Record
@@ -206,7 +209,7 @@ func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error
 			args = append(args, f.v)
 		}
 	}
-	sqlText := `SELECT ` + recordCols + ` FROM records`
+	sqlText := `SELECT ` + listCols + ` FROM records`
 	if len(where) > 0 {
 		sqlText += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -222,9 +225,13 @@ func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error
 	defer rows.Close()
 	var out []store.Record
 	for rows.Next() {
-		rec, err := scanRecord(rows)
-		if err != nil {
+		var rec store.Record
+		var at string
+		if err := rows.Scan(&rec.Index, &rec.Kind, &rec.Key, &rec.Model, &rec.Policy, &at, &rec.Data); err != nil {
 			return nil, fmt.Errorf("list records: %w", err)
+		}
+		if rec.At, err = time.Parse(time.RFC3339Nano, at); err != nil {
+			return nil, fmt.Errorf("record %d: bad time %q: %w", rec.Index, at, err)
 		}
 		out = append(out, rec)
 	}
@@ -380,6 +387,14 @@ func (w *writer) close() {
 	}
 }
 
+// insertChunk is how many rows one INSERT statement carries.
+const insertChunk = 64
+
+func valuesList(rows, cols int) string {
+	one := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	return one + strings.Repeat(", "+one, rows-1)
+}
+
 func (w *writer) Append(ctx context.Context, recs []store.Record) (int64, error) {
 	if !w.sizeKnown {
 		n, err := w.Size(ctx)
@@ -390,10 +405,10 @@ func (w *writer) Append(ctx context.Context, recs []store.Record) (int64, error)
 	}
 	if w.insRec == nil {
 		var err error
-		if w.insRec, err = w.tx.PrepareContext(ctx, `INSERT INTO records (`+recordCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+		if w.insRec, err = w.tx.PrepareContext(ctx, `INSERT INTO records (`+recordCols+`) VALUES `+valuesList(insertChunk, 8)); err != nil {
 			return 0, fmt.Errorf("prepare: %w", err)
 		}
-		if w.insHash, err = w.tx.PrepareContext(ctx, `INSERT INTO hashes (id, hash) VALUES (?, ?)`); err != nil {
+		if w.insHash, err = w.tx.PrepareContext(ctx, `INSERT INTO hashes (id, hash) VALUES `+valuesList(insertChunk, 2)); err != nil {
 			return 0, fmt.Errorf("prepare: %w", err)
 		}
 	}
@@ -406,21 +421,42 @@ func (w *writer) Append(ctx context.Context, recs []store.Record) (int64, error)
 	if err != nil {
 		return 0, fmt.Errorf("append to log: %w", err)
 	}
-	for i := range recs {
-		rec := &recs[i]
-		rec.Index = first + int64(i)
-		if _, err := w.insRec.ExecContext(ctx, rec.Index, rec.Kind, rec.Key, rec.Model, rec.Policy,
-			rec.At.UTC().Format(time.RFC3339Nano), rec.Data, rec.Leaf); err != nil {
-			return 0, fmt.Errorf("insert record %d: %w", rec.Index, err)
+	args := make([]any, 0, insertChunk*8)
+	for i := 0; i < len(recs); i += insertChunk {
+		end := min(i+insertChunk, len(recs))
+		args = args[:0]
+		for j := i; j < end; j++ {
+			rec := &recs[j]
+			rec.Index = first + int64(j)
+			args = append(args, rec.Index, rec.Kind, rec.Key, rec.Model, rec.Policy, rec.At.UTC().Format(time.RFC3339Nano), rec.Data, rec.Leaf)
+		}
+		if err := w.execChunk(ctx, w.insRec, "records ("+recordCols+")", end-i, 8, args); err != nil {
+			return 0, fmt.Errorf("insert records %d–%d: %w", first+int64(i), first+int64(end-1), err)
 		}
 	}
-	for _, h := range hashes {
-		if _, err := w.insHash.ExecContext(ctx, h.Index, h.Hash[:]); err != nil {
-			return 0, fmt.Errorf("insert hash %d: %w", h.Index, err)
+	for i := 0; i < len(hashes); i += insertChunk {
+		end := min(i+insertChunk, len(hashes))
+		args = args[:0]
+		for _, h := range hashes[i:end] {
+			args = append(args, h.Index, h.Hash[:])
+		}
+		if err := w.execChunk(ctx, w.insHash, "hashes (id, hash)", end-i, 2, args); err != nil {
+			return 0, fmt.Errorf("insert hashes: %w", err)
 		}
 	}
 	w.size += int64(len(recs))
 	return first, nil
+}
+
+// execChunk runs a multi-row insert: the prepared full-chunk statement, or
+// a one-off statement for a shorter last chunk.
+func (w *writer) execChunk(ctx context.Context, full *sql.Stmt, table string, rows, cols int, args []any) error {
+	if rows == insertChunk {
+		_, err := full.ExecContext(ctx, args...)
+		return err
+	}
+	_, err := w.tx.ExecContext(ctx, `INSERT INTO `+table+` VALUES `+valuesList(rows, cols), args...)
+	return err
 }
 
 func (w *writer) PutCheckpoint(ctx context.Context, c store.Checkpoint) error {
