@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -16,7 +17,7 @@ func (a *app) logCmd() *cobra.Command {
 		Use:   "log",
 		Short: "Read and verify the transparency log",
 	}
-	cmd.AddCommand(a.logKeyCmd(), a.logCheckpointCmd(), a.logEntryCmd(), a.logProofCmd(), a.logConsistencyCmd(), a.logVerifyCmd())
+	cmd.AddCommand(a.logKeyCmd(), a.logCheckpointCmd(), a.logEntryCmd(), a.logProofCmd(), a.logConsistencyCmd(), a.logVerifyCmd(), a.logCosignCmd())
 	return cmd
 }
 
@@ -65,10 +66,16 @@ func (a *app) logCheckpointCmd() *cobra.Command {
 }
 
 func (a *app) logEntryCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "entry N",
-		Short: "Print leaf N's bytes exactly as hashed",
-		Args:  cobra.ExactArgs(1),
+	var trusted bool
+	cmd := &cobra.Command{
+		Use:   "entry N [--trusted]",
+		Short: "Print leaf N's bytes exactly as hashed (or, --trusted, the full record)",
+		Long: `Print leaf N's bytes exactly as hashed: the public view, in which the
+confidential fields of a confidential record are replaced by a salted
+commitment. With --trusted, print the record as stored, with the
+confidential values and the salt, and check that they open the commitment
+in the leaf.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := parseIndex("N", args[0])
 			if err != nil {
@@ -78,12 +85,55 @@ func (a *app) logEntryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e, err := s.Entry(cmd.Context(), n)
+			if !trusted {
+				e, err := s.Entry(cmd.Context(), n)
+				if err != nil {
+					return err
+				}
+				_, err = a.stdout.Write(e)
+				return err
+			}
+			data, err := s.TrustedEntry(cmd.Context(), n)
 			if err != nil {
 				return err
 			}
-			_, err = a.stdout.Write(e)
-			return err
+			if _, err := fmt.Fprintln(a.stdout, string(data)); err != nil {
+				return err
+			}
+			if c, err := service.Commitment(data); err == nil {
+				fmt.Fprintf(a.stderr, "the confidential fields open the leaf's commitment %s\n", c)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&trusted, "trusted", false, "print the trusted view with confidential values and salt")
+	return cmd
+}
+
+func (a *app) logCosignCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "cosign FILE",
+		Short: "Store witness cosignatures from a cosigned checkpoint",
+		Long: `Accept a checkpoint cosigned by witnesses (c2sp.org/tlog-cosignature):
+the log's signed checkpoint with witness signature lines added. Witnesses
+are listed, one verifier key per line, in the file "witnesses" in the data
+directory. Verified cosignatures are stored and shown by "log checkpoint".`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return usageErrorf("%s: %v", args[0], err)
+			}
+			s, err := a.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			n, err := s.AddCosignatures(cmd.Context(), b)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "stored %d witness cosignatures\n", n)
+			return nil
 		},
 	}
 }

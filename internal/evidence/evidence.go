@@ -57,6 +57,10 @@ type Meta struct {
 	// SignedBy is the attester whose verified signature (a DSSE envelope
 	// over the record) accompanied the record, if any.
 	SignedBy string `yaml:"-" json:"signedBy,omitempty"`
+	// SignedKeyID and SignedEnvelope are the signing key's id and the
+	// verified DSSE envelope.
+	SignedKeyID    string `yaml:"-" json:"-"`
+	SignedEnvelope []byte `yaml:"-" json:"-"`
 }
 
 // Model is a model lineage governed by one policy name.
@@ -343,3 +347,19 @@ func quoteList(xs []string) string {
 	}
 	return s
 }
+
+// IsConfidential reports whether the record's confidential fields stay out
+// of its public log leaf.
+func (r *Result) IsConfidential() bool { return r.Confidential }
+
+// IsConfidential reports whether the record's confidential fields stay out
+// of its public log leaf.
+func (s *SafeguardStatus) IsConfidential() bool { return s.Confidential }
+
+// IsConfidential reports whether the record's confidential fields stay out
+// of its public log leaf.
+func (d *Determination) IsConfidential() bool { return d.Confidential }
+
+// IsConfidential reports whether the record's confidential fields stay out
+// of its public log leaf.
+func (s *SafetyCase) IsConfidential() bool { return s.Confidential }

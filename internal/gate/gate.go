@@ -175,6 +175,10 @@ type ThresholdState struct {
 	// Determination is the judgment a determination-required threshold
 	// rests on.
 	Determination *DeterminationRef `json:"determination,omitempty"`
+	// Confidential lists the inputs that come from confidential results:
+	// their values are in Inputs (the trusted view) but never in messages,
+	// and the public log leaf replaces them with a commitment.
+	Confidential []string `json:"confidential,omitempty"`
 
 	at string // the checkpoint the state is for
 }
@@ -264,6 +268,7 @@ func InForce(versions []Version, t time.Time) (*Version, []PendingVersion) {
 type ckpt struct {
 	cp        evidence.Checkpoint
 	scores    scoreMap
+	conf      map[string]bool // evaluations whose score is confidential
 	dets      map[string]*evidence.Determination
 	assessed  bool
 	assessAt  time.Time
@@ -390,6 +395,14 @@ func (e *decider) prepare() {
 		}
 		m[r.Evaluation] = best{r.At, r.Seq}
 		k.scores[r.Evaluation] = r.Score
+		if r.Confidential {
+			if k.conf == nil {
+				k.conf = map[string]bool{}
+			}
+			k.conf[r.Evaluation] = true
+		} else {
+			delete(k.conf, r.Evaluation)
+		}
 	}
 	for i := range ev.Determinations {
 		x := &ev.Determinations[i]
@@ -581,11 +594,15 @@ func (e *decider) states(walk []*ckpt) ([]ThresholdState, map[string]*ThresholdS
 		for r := range refs {
 			if v, ok := at.scores[r]; ok {
 				ts.Inputs[r] = v
+				if at.conf[r] {
+					ts.Confidential = append(ts.Confidential, r)
+				}
 			} else {
 				ts.Missing = append(ts.Missing, r)
 			}
 		}
 		sort.Strings(ts.Missing)
+		sort.Strings(ts.Confidential)
 		cr, since := e.crossed(t, walk, len(walk)-1)
 		switch cr {
 		case policy.True:
@@ -771,7 +788,7 @@ func (e *decider) stateReasons(d *Decision, states []ThresholdState, at *ckpt) b
 			anyWarning = true
 			d.Reasons = append(d.Reasons, Reason{Code: ThresholdWarning, Threshold: t.ID, Message: fmt.Sprintf(
 				"%s's early warning fires at %s (%s with %s); the threshold is not crossed, but scaling steps are tighter while it fires.",
-				t.Name, at.cp.ID, t.Warning, fmtInputs(ts.Inputs))})
+				t.Name, at.cp.ID, t.Warning, ts.inputsText())})
 		}
 	}
 	return anyWarning
@@ -784,9 +801,9 @@ func (e *decider) crossedBecause(t *policy.Threshold, ts ThresholdState) string 
 		}
 		return "by determination"
 	}
-	s := fmt.Sprintf("%s with %s", t.Trigger, fmtInputs(ts.Inputs))
+	s := fmt.Sprintf("%s with %s", t.Trigger, ts.inputsText())
 	if t.Clear != "" && ts.Since != "" && ts.Since != ts.at {
-		s = fmt.Sprintf("trigger %s fired at %s and the clear condition %s does not hold yet; now %s", t.Trigger, ts.Since, t.Clear, fmtInputs(ts.Inputs))
+		s = fmt.Sprintf("trigger %s fired at %s and the clear condition %s does not hold yet; now %s", t.Trigger, ts.Since, t.Clear, ts.inputsText())
 	}
 	return s
 }
@@ -946,6 +963,28 @@ func fmtFLOP(f float64) string {
 	s := fmt.Sprintf("%.3g", f)
 	s = strings.Replace(s, "e+", "e", 1)
 	return s
+}
+
+// inputsText formats a state's inputs for messages, hiding confidential
+// values.
+func (ts ThresholdState) inputsText() string {
+	if len(ts.Confidential) == 0 {
+		return fmtInputs(ts.Inputs)
+	}
+	shown := map[string]float64{}
+	for k, v := range ts.Inputs {
+		shown[k] = v
+	}
+	for _, c := range ts.Confidential {
+		delete(shown, c)
+	}
+	s := fmtInputs(shown)
+	if len(shown) == 0 {
+		s = ""
+	} else {
+		s += ", "
+	}
+	return s + strings.Join(ts.Confidential, ", ") + " confidential"
 }
 
 func fmtInputs(in map[string]float64) string {

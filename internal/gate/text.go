@@ -35,10 +35,10 @@ func WriteText(w io.Writer, d *Decision) error {
 		b.WriteString("thresholds:\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		for _, t := range d.Thresholds {
-			detail := fmtInputs(t.Inputs)
+			detail := t.inputsText()
 			if t.Determination != nil {
 				detail = fmt.Sprintf("determination by %s (crossed: %t)", t.Determination.By, t.Determination.Crossed)
-			} else if len(t.Inputs) == 0 && len(t.Missing) == 0 {
+			} else if len(t.Inputs) == 0 && len(t.Missing) == 0 && len(t.Confidential) == 0 {
 				detail = ""
 			}
 			if len(t.Missing) > 0 {

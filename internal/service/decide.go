@@ -24,41 +24,47 @@ func loadEvidence(ctx context.Context, r store.Reader, m evidence.Model) (gate.E
 		var env Envelope
 		var err error
 		meta := evidence.Meta{Seq: rec.Index}
+		setMeta := func(env Envelope) {
+			meta.RecordedBy = env.By
+			if env.Signature != nil {
+				meta.SignedBy = env.Signature.Attester
+			}
+		}
 		switch rec.Kind {
 		case store.KindCheckpoint:
 			var c evidence.Checkpoint
 			env, err = decodeEnvelope(rec, &c)
-			meta.RecordedBy = env.By
+			setMeta(env)
 			c.Meta = meta
 			ev.Checkpoints = append(ev.Checkpoints, c)
 		case store.KindResult:
 			var x evidence.Result
 			env, err = decodeEnvelope(rec, &x)
-			meta.RecordedBy = env.By
+			setMeta(env)
 			x.Meta = meta
 			ev.Results = append(ev.Results, x)
 		case store.KindSafeguard:
 			var x evidence.SafeguardStatus
 			env, err = decodeEnvelope(rec, &x)
-			meta.RecordedBy = env.By
+			setMeta(env)
 			x.Meta = meta
 			ev.Safeguards = append(ev.Safeguards, x)
 		case store.KindDetermination:
 			var x evidence.Determination
 			env, err = decodeEnvelope(rec, &x)
-			meta.RecordedBy = env.By
+			setMeta(env)
 			x.Meta = meta
 			ev.Determinations = append(ev.Determinations, x)
 		case store.KindSafetyCase:
 			var x evidence.SafetyCase
 			env, err = decodeEnvelope(rec, &x)
-			meta.RecordedBy = env.By
+			setMeta(env)
 			x.Meta = meta
 			ev.SafetyCases = append(ev.SafetyCases, x)
 		case store.KindEscape:
 			var x evidence.Escape
 			env, err = decodeEnvelope(rec, &x)
-			meta.RecordedBy = env.By
+			setMeta(env)
 			x.Meta = meta
 			ev.Escapes = append(ev.Escapes, x)
 		}
@@ -148,7 +154,7 @@ func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.D
 		in := gate.Input{Versions: versions, Evidence: ev, Action: a}
 		in.Forecasts = s.forecasts(in)
 		d = gate.Decide(in)
-		rec, err := newRecord(store.KindDecision, "", m.ID, "", by, a.At, d)
+		rec, err := newRecord(store.KindDecision, "", m.ID, "", by, a.At, &d, nil)
 		if err != nil {
 			return err
 		}

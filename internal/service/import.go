@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"time"
 
 	"scalegate.dev/scalegate/internal/evidence"
@@ -32,7 +34,16 @@ func (s *Service) ImportFiles(ctx context.Context, paths []string, defaultAt tim
 	}
 	files := make([]*evidence.File, 0, len(paths))
 	for _, p := range paths {
-		f, err := evidence.Load(p, defaultAt)
+		data, err := readEvidence(p)
+		if err != nil {
+			return nil, err
+		}
+		var f *evidence.File
+		if IsEnvelope(data) {
+			f, err = envelopeFile(p, data)
+		} else {
+			f, err = evidence.Parse(p, data, defaultAt)
+		}
 		if err != nil {
 			return nil, badInput(err)
 		}
@@ -41,10 +52,29 @@ func (s *Service) ImportFiles(ctx context.Context, paths []string, defaultAt tim
 	return s.Import(ctx, files, by)
 }
 
+// readEvidence reads an evidence file within the size bound.
+func readEvidence(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, badInputf("%s: %v", path, err)
+	}
+	if st.Size() > evidence.MaxFileSize {
+		return nil, badInputf("%s: file is %d bytes; the limit is %d", path, st.Size(), evidence.MaxFileSize)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, badInputf("%s: %v", path, err)
+	}
+	return data, nil
+}
+
 // policyIDs is the union of ids declared by every published version of a
 // policy.
 type policyIDs struct {
 	evals, thresholds, safeguards map[string]bool
+	// attesterKeys maps attester names to the verifier keys any version
+	// gives them.
+	attesterKeys map[string][]string
 }
 
 // importer resolves references for one import transaction.
@@ -109,7 +139,7 @@ func (im *importer) policyIDs(name string) (*policyIDs, error) {
 		im.ids[name] = nil
 		return nil, nil
 	}
-	ids := &policyIDs{evals: map[string]bool{}, thresholds: map[string]bool{}, safeguards: map[string]bool{}}
+	ids := &policyIDs{evals: map[string]bool{}, thresholds: map[string]bool{}, safeguards: map[string]bool{}, attesterKeys: map[string][]string{}}
 	for _, v := range versions {
 		for _, e := range v.Policy.Evaluations {
 			ids.evals[e.ID] = true
@@ -119,6 +149,11 @@ func (im *importer) policyIDs(name string) (*policyIDs, error) {
 		}
 		for _, sg := range v.Policy.Safeguards {
 			ids.safeguards[sg.ID] = true
+		}
+		for _, a := range v.Policy.Governance.Attesters {
+			if a.Key != "" && !slices.Contains(ids.attesterKeys[a.Name], a.Key) {
+				ids.attesterKeys[a.Name] = append(ids.attesterKeys[a.Name], a.Key)
+			}
 		}
 	}
 	im.ids[name] = ids
@@ -135,8 +170,12 @@ func (s *Service) Import(ctx context.Context, files []*evidence.File, by string)
 	err := s.Store.Update(ctx, func(tx store.Tx) error {
 		im := &importer{s: s, ctx: ctx, tx: tx, models: map[string]*evidence.Model{}, checkpoints: map[string]*evidence.Checkpoint{}, ids: map[string]*policyIDs{}}
 		var recs []store.Record
-		add := func(kind, key, model string, at time.Time, v any) error {
-			rec, err := newRecord(kind, key, model, "", by, at, v)
+		add := func(kind, key, model string, at time.Time, v any, meta ...evidence.Meta) error {
+			var sig *Signature
+			if len(meta) > 0 && meta[0].SignedBy != "" {
+				sig = &Signature{Attester: meta[0].SignedBy, KeyID: meta[0].SignedKeyID, Envelope: meta[0].SignedEnvelope}
+			}
+			rec, err := newRecord(kind, key, model, "", by, at, v, sig)
 			if err != nil {
 				return err
 			}
@@ -240,7 +279,10 @@ func (s *Service) Import(ctx context.Context, files []*evidence.File, by string)
 				if !ids.safeguards[sg.Safeguard] {
 					return badInput(f.Doc.Errorf(path+".safeguard", "safeguard %q is not declared by any published version of policy %q", sg.Safeguard, m.Policy))
 				}
-				if err := add(store.KindSafeguard, sg.Safeguard, m.ID, sg.At, sg); err != nil {
+				if err := im.verifySigned(f, ids, sg, &sg.Meta); err != nil {
+					return err
+				}
+				if err := add(store.KindSafeguard, sg.Safeguard, m.ID, sg.At, sg, sg.Meta); err != nil {
 					return err
 				}
 				out.Safeguards++
@@ -255,7 +297,10 @@ func (s *Service) Import(ctx context.Context, files []*evidence.File, by string)
 				if !ids.thresholds[d.Threshold] {
 					return badInput(f.Doc.Errorf(path+".threshold", "threshold %q is not declared by any published version of policy %q", d.Threshold, m.Policy))
 				}
-				if err := add(store.KindDetermination, "", m.ID, d.At, d); err != nil {
+				if err := im.verifySigned(f, ids, d, &d.Meta); err != nil {
+					return err
+				}
+				if err := add(store.KindDetermination, "", m.ID, d.At, d, d.Meta); err != nil {
 					return err
 				}
 				out.Determinations++
@@ -263,11 +308,14 @@ func (s *Service) Import(ctx context.Context, files []*evidence.File, by string)
 			for i := range f.SafetyCases {
 				sc := &f.SafetyCases[i]
 				path := fmt.Sprintf("safetyCases[%d]", i)
-				m, _, err := im.modelIDs(f, path+".model", sc.Model)
+				m, ids, err := im.modelIDs(f, path+".model", sc.Model)
 				if err != nil {
 					return err
 				}
-				if err := add(store.KindSafetyCase, sc.ID, m.ID, sc.At, sc); err != nil {
+				if err := im.verifySigned(f, ids, sc, &sc.Meta); err != nil {
+					return err
+				}
+				if err := add(store.KindSafetyCase, sc.ID, m.ID, sc.At, sc, sc.Meta); err != nil {
 					return err
 				}
 				out.SafetyCases++

@@ -5,6 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -203,10 +207,10 @@ func (s *Service) Verify(ctx context.Context) (*VerifyReport, error) {
 					return &VerifyError{Index: rec.Index, Msg: fmt.Sprintf("stored hash %d is missing", p.Index)}
 				}
 				if got.id != p.Index {
-					return &VerifyError{Index: leafOf(min(got.id, p.Index)), Msg: fmt.Sprintf("stored hash %d is missing or out of place", min(got.id, p.Index))}
+					return &VerifyError{Index: leafUnder(min(got.id, p.Index)), Msg: fmt.Sprintf("stored hash %d is missing or out of place", min(got.id, p.Index))}
 				}
 				if got.h != p.Hash {
-					return &VerifyError{Index: leafOf(p.Index), Msg: fmt.Sprintf("stored hash %d does not match the recomputed tree", p.Index)}
+					return &VerifyError{Index: leafUnder(p.Index), Msg: fmt.Sprintf("stored hash %d does not match the recomputed tree", p.Index)}
 				}
 			}
 			next++
@@ -251,8 +255,129 @@ func (s *Service) Verify(ctx context.Context) (*VerifyReport, error) {
 	return rep, nil
 }
 
-// leafOf maps a tlog storage index to the first leaf under that node.
-func leafOf(storageIndex int64) int64 {
+// leafUnder maps a tlog storage index to the first leaf under that node.
+func leafUnder(storageIndex int64) int64 {
 	level, n := tlog.SplitStoredHashIndex(storageIndex)
 	return n << uint(level)
+}
+
+// TrustedEntry returns record i as stored: the trusted view, with the
+// values and salt of confidential fields (see Commitment to check them).
+func (s *Service) TrustedEntry(ctx context.Context, i int64) ([]byte, error) {
+	var out []byte
+	err := s.Store.View(ctx, func(r store.Reader) error {
+		rec, err := r.Entry(ctx, i)
+		if err != nil {
+			return err
+		}
+		out = rec.Data
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, badInputf("no log entry %d", i)
+	}
+	return out, err
+}
+
+// WitnessesFile lists, one per line, the verifier keys of the witnesses
+// whose cosignatures the log accepts (c2sp.org/tlog-cosignature keys,
+// algorithm 0x04). Lines starting with # are comments.
+const WitnessesFile = "witnesses"
+
+// Witnesses returns the configured witness verifier keys.
+func (s *Service) Witnesses() ([]string, error) {
+	if s.Dir == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(filepath.Join(s.Dir, WitnessesFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if _, err := transparency.CosignatureVerifier(line); err != nil {
+			return nil, badInputf("%s: %v", filepath.Join(s.Dir, WitnessesFile), err)
+		}
+		keys = append(keys, line)
+	}
+	return keys, nil
+}
+
+// AddCosignatures accepts a checkpoint cosigned by configured witnesses
+// (the log's signed checkpoint with cosignature lines added): every
+// cosignature by a configured witness is verified and stored with the
+// checkpoint of that size, which must be one the log signed. It returns
+// the number of cosignatures stored.
+func (s *Service) AddCosignatures(ctx context.Context, cosigned []byte) (int, error) {
+	witnesses, err := s.Witnesses()
+	if err != nil {
+		return 0, err
+	}
+	if len(witnesses) == 0 {
+		return 0, badInputf("no witnesses are configured: list their keys in %s in the data directory", WitnessesFile)
+	}
+	c, cosigs, err := transparency.OpenCosigned(cosigned, s.Key.VerifierKey(), witnesses, 1)
+	if err != nil {
+		return 0, badInputf("cosigned checkpoint: %v", err)
+	}
+	lines, err := cosignatureLines(cosigned, cosigs)
+	if err != nil {
+		return 0, err
+	}
+	err = s.Store.Update(ctx, func(tx store.Tx) error {
+		cps, err := tx.Checkpoints(ctx)
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, cp := range cps {
+			if cp.Size == c.Size {
+				found = true
+				ours, _, err := transparency.OpenCheckpoint(cp.Signed, note.VerifierList(s.Key.Verifier()))
+				if err != nil || ours.Root != c.Root {
+					return badInputf("the cosigned checkpoint of size %d does not match the log's", c.Size)
+				}
+			}
+		}
+		if !found {
+			return badInputf("the log signed no checkpoint of size %d", c.Size)
+		}
+		for _, l := range lines {
+			if err := tx.AddCosignature(ctx, c.Size, l); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(lines), nil
+}
+
+// cosignatureLines picks the signature lines of the verified witnesses.
+func cosignatureLines(cosigned []byte, cosigs []transparency.Cosignature) ([][]byte, error) {
+	names := map[string]bool{}
+	for _, c := range cosigs {
+		names[c.Witness] = true
+	}
+	i := bytes.Index(cosigned, []byte("\n\n"))
+	if i < 0 {
+		return nil, badInputf("cosigned checkpoint: no signature block")
+	}
+	var out [][]byte
+	for _, line := range bytes.SplitAfter(cosigned[i+2:], []byte("\n")) {
+		name, _, ok := strings.Cut(strings.TrimPrefix(string(line), "— "), " ")
+		if ok && strings.HasPrefix(string(line), "— ") && names[name] {
+			out = append(out, line)
+		}
+	}
+	return out, nil
 }

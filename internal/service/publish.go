@@ -87,7 +87,7 @@ func (s *Service) PublishPolicy(ctx context.Context, file string, data []byte, a
 			}
 		}
 		pv := PolicyVersion{Name: name, Version: version, Developer: p.Metadata.Developer, Digest: p.Digest, PublishedAt: at, Document: string(data)}
-		rec, err := newRecord(store.KindPolicy, name+"@"+version, "", name, by, at, pv)
+		rec, err := newRecord(store.KindPolicy, name+"@"+version, "", name, by, at, pv, nil)
 		if err != nil {
 			return err
 		}

@@ -6,24 +6,21 @@
 //
 // # Records and leaves
 //
-// Every record is stored as an envelope
+// Every record is stored as an envelope (the trusted view)
 //
-//	{"kind": "<kind>", "v": 1, "by": "<who recorded it>", "record": {...}}
+//	{"kind":"<kind>","v":1,"by":"<who recorded it>","record":{...},
+//	 "signature":{...},"salt":"<hex>"}
 //
-// and its log leaf is the same envelope in canonical JSON (see
-// transparency.CanonicalJSON). Policy versions are logged by digest (the
-// document itself is kept in the record but only its digest, name, version
-// and publication time are in the leaf, which keeps leaves small). After
-// each write transaction the service signs a checkpoint of the new tree in
-// the same transaction.
+// and becomes a log leaf in the same transaction; see records.go for the
+// leaf of each kind and how confidential fields are committed to. After each
+// write transaction the service signs a checkpoint of the new tree in the
+// same transaction.
 package service
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 
 	"errors"
 	"fmt"
@@ -62,6 +59,9 @@ func badInputf(format string, args ...any) error { return badInput(fmt.Errorf(fo
 type Service struct {
 	Store store.Store
 	Key   *transparency.Key
+	// Dir is the data directory, when there is one (it holds the log key
+	// and configuration such as the witnesses file).
+	Dir string
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 
@@ -86,6 +86,7 @@ func Open(ctx context.Context, dir string) (*Service, error) {
 		db.Close()
 		return nil, err
 	}
+	s.Dir = dir
 	return s, nil
 }
 
@@ -138,87 +139,6 @@ func logOrigin(ctx context.Context, st store.Store) (string, error) {
 	return origin, err
 }
 
-// Envelope is a stored record.
-type Envelope struct {
-	Kind   string          `json:"kind"`
-	V      int             `json:"v"`
-	By     string          `json:"by,omitempty"`
-	Record json.RawMessage `json:"record"`
-}
-
-// newRecord builds a store record from a value. The stored data is the
-// envelope as compact JSON (fields in envelope order, record fields in the
-// order of their Go types, no HTML escaping); for every kind but policy the
-// leaf is the same bytes.
-func newRecord(kind, key, model, policyName, by string, at time.Time, v any) (store.Record, error) {
-	body, err := marshal(v)
-	if err != nil {
-		return store.Record{}, fmt.Errorf("encode %s: %w", kind, err)
-	}
-	data, err := marshal(Envelope{Kind: kind, V: 1, By: by, Record: body})
-	if err != nil {
-		return store.Record{}, fmt.Errorf("encode %s: %w", kind, err)
-	}
-	leaf := data
-	if kind == store.KindPolicy {
-		if leaf, err = leafFor(kind, data); err != nil {
-			return store.Record{}, err
-		}
-	}
-	return store.Record{Kind: kind, Key: key, Model: model, Policy: policyName, At: at.UTC(), Data: data, Leaf: leaf}, nil
-}
-
-// marshal is json.Marshal without HTML escaping and without the trailing
-// newline.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
-
-// policyLeafRecord is what a policy version's leaf holds.
-type policyLeafRecord struct {
-	Name        string    `json:"name"`
-	Version     string    `json:"version"`
-	Developer   string    `json:"developer"`
-	Digest      string    `json:"digest"`
-	PublishedAt time.Time `json:"publishedAt"`
-}
-
-// leafFor computes the leaf bytes for a record's stored data. It is the
-// one definition of a leaf, used when appending and when verifying: the
-// data itself, except for policy versions, whose leaf is the canonical JSON
-// (transparency.CanonicalJSON) of an envelope holding the version's name,
-// version, developer, digest and publication time, without the document.
-func leafFor(kind string, data []byte) ([]byte, error) {
-	var env Envelope
-	if err := json.Unmarshal(data, &env); err != nil {
-		return nil, fmt.Errorf("decode %s record: %w", kind, err)
-	}
-	if env.Kind != kind {
-		return nil, fmt.Errorf("record kind %q stored as %q", env.Kind, kind)
-	}
-	if kind != store.KindPolicy {
-		return data, nil
-	}
-	{
-		var pv PolicyVersion
-		if err := json.Unmarshal(env.Record, &pv); err != nil {
-			return nil, fmt.Errorf("decode policy record: %w", err)
-		}
-		body, err := json.Marshal(policyLeafRecord{Name: pv.Name, Version: pv.Version, Developer: pv.Developer, Digest: pv.Digest, PublishedAt: pv.PublishedAt})
-		if err != nil {
-			return nil, err
-		}
-		env.Record = body
-	}
-	return transparency.CanonicalJSON(env)
-}
-
 // signCheckpoint signs and stores a checkpoint of the tree as it stands in
 // tx.
 func (s *Service) signCheckpoint(ctx context.Context, tx store.Tx) error {
@@ -263,16 +183,17 @@ func (s *Service) parsedPolicy(pv PolicyVersion) (*policy.Policy, error) {
 // one pass.
 func decodeEnvelope(rec store.Record, v any) (Envelope, error) {
 	var env struct {
-		Kind   string `json:"kind"`
-		V      int    `json:"v"`
-		By     string `json:"by"`
-		Record any    `json:"record"`
+		Kind      string     `json:"kind"`
+		V         int        `json:"v"`
+		By        string     `json:"by"`
+		Record    any        `json:"record"`
+		Signature *Signature `json:"signature"`
 	}
 	env.Record = v
 	if err := gojson.Unmarshal(rec.Data, &env); err != nil {
 		return Envelope{}, fmt.Errorf("record %d: %w", rec.Index, err)
 	}
-	return Envelope{Kind: env.Kind, V: env.V, By: env.By}, nil
+	return Envelope{Kind: env.Kind, V: env.V, By: env.By, Signature: env.Signature}, nil
 }
 
 // Versions returns the published versions of a policy, compiled.
