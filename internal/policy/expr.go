@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -187,7 +188,13 @@ func (n *Node) String() string {
 	if n.Eval != "" {
 		lhs = fmt.Sprintf("score(%q)", n.Eval)
 	}
-	return fmt.Sprintf("%s %s %g", lhs, n.Op, n.Value)
+	// Always a double literal: "1" would be an int, and CEL has no
+	// double == int overload.
+	v := strconv.FormatFloat(n.Value, 'g', -1, 64)
+	if !strings.ContainsAny(v, ".e") {
+		v += ".0"
+	}
+	return fmt.Sprintf("%s %s %s", lhs, n.Op, v)
 }
 
 var (

@@ -19,6 +19,11 @@ import (
 // MaxSize bounds a policy document.
 const MaxSize = 1 << 20
 
+// MaxItems bounds the number of domains, evaluations, thresholds and
+// safeguards of a policy, which bounds the cost of compiling its
+// conditions when it is published.
+const MaxItems = 500
+
 var (
 	nameRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 	idRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
@@ -121,6 +126,15 @@ func (p *Policy) validate() error {
 		}
 	default:
 		return d.Errorf("stance", "must be %q or %q, got %q", EvidenceOfDanger, AffirmativeSafety, p.Stance)
+	}
+
+	for _, lim := range []struct {
+		path string
+		n    int
+	}{{"domains", len(p.Domains)}, {"evaluations", len(p.Evaluations)}, {"thresholds", len(p.Thresholds)}, {"safeguards", len(p.Safeguards)}} {
+		if lim.n > MaxItems {
+			return d.Errorf(lim.path, "%d entries; a policy may have at most %d", lim.n, MaxItems)
+		}
 	}
 
 	domains := map[string]bool{}

@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -58,7 +59,13 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(": ")
 	if e.Path != "" {
-		b.WriteString(e.Path)
+		// Keep the error on one line: a path holds mapping keys, which may
+		// contain any character.
+		if strings.ContainsFunc(e.Path, unicode.IsControl) {
+			b.WriteString(strconv.Quote(e.Path))
+		} else {
+			b.WriteString(e.Path)
+		}
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
