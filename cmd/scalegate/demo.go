@@ -78,6 +78,15 @@ var demoSteps = []demoStep{
 		[][]string{
 			{"gate", "scale", "--model", "atlas", "--to", "3.2e25", "--at", "2026-05-06T00:00:00Z"},
 		}},
+	{"A forecast stops a jump the cadence would allow",
+		"A second model, boreas, is governed by policies/example-forecast.yaml, which allows 8x steps but also gates on forecasts: its cyber CTF score has climbed from 0.07 to 0.30 over six checkpoints. Fitting that trend, Cyber-2 (score >= 0.60) is forecast to fire around 2.4e25 FLOP, with an 80% interval starting at 1.4e25. A step to 2.5e25 is within the cadence but could jump past the threshold before the next assessment, so it is denied; a step to 6e24 is allowed.",
+		[][]string{
+			{"policy", "publish", "policies/example-forecast.yaml", "--at", "2026-05-01T00:00:00Z"},
+			{"import", "examples/demo/08-forecast.yaml"},
+			{"forecast", "--model", "boreas", "--at", "2026-06-10T00:00:00Z"},
+			{"gate", "scale", "--model", "boreas", "--to", "2.5e25", "--at", "2026-06-10T00:00:00Z"},
+			{"gate", "scale", "--model", "boreas", "--to", "6e24", "--at", "2026-06-10T00:00:00Z"},
+		}},
 	{"Anyone can check the record",
 		"Every policy version, evidence record and decision above is a leaf of a Merkle tree with signed checkpoints. `log verify` recomputes it from the stored records; `verify` checks a checkpoint and proofs offline with only the public key.",
 		[][]string{

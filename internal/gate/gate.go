@@ -107,21 +107,6 @@ type Input struct {
 	Versions []Version
 	Evidence Evidence
 	Action   Action
-	// Forecasts, when the policy in force gates on forecasts, gives the
-	// forecast for each threshold that has one (see forecast integration).
-	Forecasts map[string]Forecast
-}
-
-// Forecast is a forecast crossing of a threshold, computed outside the
-// gate (it is a pure function of the evidence too, but expensive).
-type Forecast struct {
-	Evaluation string     `json:"evaluation"`
-	Level      float64    `json:"level"`
-	FiresAt    float64    `json:"firesAt"`
-	Interval   [2]float64 `json:"interval"`
-	Confidence float64    `json:"confidence"`
-	Points     int        `json:"points"`
-	Err        string     `json:"error,omitempty"`
 }
 
 // Decision is the gate's answer.
@@ -192,11 +177,11 @@ type DeterminationRef struct {
 
 // Reason is one reason for the verdict.
 type Reason struct {
-	Code       string    `json:"code"`
-	Threshold  string    `json:"threshold,omitempty"`
-	Safeguards []string  `json:"safeguards,omitempty"`
-	Message    string    `json:"message"`
-	Forecast   *Forecast `json:"forecast,omitempty"`
+	Code       string             `json:"code"`
+	Threshold  string             `json:"threshold,omitempty"`
+	Safeguards []string           `json:"safeguards,omitempty"`
+	Message    string             `json:"message"`
+	Forecast   *ThresholdForecast `json:"forecast,omitempty"`
 	// Overrode lists the denials an escape clause overrode.
 	Overrode []Reason `json:"overrode,omitempty"`
 	// Ignored marks an escape-clause record that did not count.
@@ -761,7 +746,7 @@ func (e *decider) scale(d *Decision) {
 	}
 
 	// Forecast gating (cadence.forecast).
-	e.forecast(d, states)
+	e.forecast(d, states, walk)
 
 	// Step 6: affirmative safety.
 	e.affirmative(d, a.ToCompute)
@@ -871,36 +856,6 @@ func (e *decider) deploy(d *Decision) {
 		}
 	}
 	e.affirmative(d, k.cp.EffectiveCompute)
-}
-
-// forecast applies cadence.forecast: deny a scaling step whose target
-// exceeds the lower bound of a forecast crossing, divided by the buffer,
-// for a threshold not crossed whose safeguards are not in force.
-func (e *decider) forecast(d *Decision, states []ThresholdState) {
-	f := e.p.Cadence.Forecast
-	if f == nil {
-		return
-	}
-	for _, ts := range states {
-		if ts.State == StateCrossed {
-			continue
-		}
-		t := e.p.Threshold(ts.ID)
-		fc, ok := e.in.Forecasts[t.ID]
-		if !ok || fc.Err != "" {
-			continue
-		}
-		if ids, _ := e.missingSafeguards(t); len(ids) == 0 && !t.RedLine {
-			continue
-		}
-		limit := fc.Interval[0] / f.Buffer
-		if d.Action.ToCompute > limit {
-			fcCopy := fc
-			d.Reasons = append(d.Reasons, Reason{Code: ForecastCrossing, Threshold: t.ID, Forecast: &fcCopy, Message: fmt.Sprintf(
-				"%s is forecast to fire at %s FLOP (%g%% interval %s–%s FLOP from %d checkpoints of %s); with a buffer of %g× the target %s FLOP is past %s FLOP, so the step could jump the threshold before the next assessment. Put its safeguards in force or scale less.",
-				t.Name, fmtFLOP(fc.FiresAt), fc.Confidence*100, fmtFLOP(fc.Interval[0]), fmtFLOP(fc.Interval[1]), fc.Points, fc.Evaluation, f.Buffer, fmtFLOP(d.Action.ToCompute), fmtFLOP(limit))})
-		}
-	}
 }
 
 // escape applies step 7.

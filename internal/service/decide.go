@@ -152,7 +152,6 @@ func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.D
 			return err
 		}
 		in := gate.Input{Versions: versions, Evidence: ev, Action: a}
-		in.Forecasts = s.forecasts(in)
 		d = gate.Decide(in)
 		rec, err := newRecord(store.KindDecision, "", m.ID, "", by, a.At, &d, nil)
 		if err != nil {
