@@ -151,8 +151,10 @@ type ThresholdState struct {
 	ID     string             `json:"id"`
 	State  string             `json:"state"`
 	Inputs map[string]float64 `json:"inputs"`
-	// Missing lists the evaluations without a qualifying result, when the
-	// state is unknown.
+	// Missing lists the evaluations the threshold's conditions reference
+	// that have no qualifying result at the checkpoint (the cause of an
+	// unknown state; a crossed or clear state may still list some, e.g. a
+	// missing input of a clear condition that was not needed).
 	Missing []string `json:"missing,omitempty"`
 	// Since is the checkpoint at which a crossed threshold last fired its
 	// trigger (differs from the assessment under hysteresis).
@@ -258,10 +260,10 @@ type ckpt struct {
 	assessed  bool
 	assessAt  time.Time
 	missing   []string // why not assessed
-	triggers  map[string]policy.Tri
-	clears    map[string]policy.Tri
-	warns     map[string]policy.Tri
-	crossedAt map[string]policy.Tri
+	// Condition values per threshold index, computed on first use.
+	triggers []policy.Tri
+	clears   []policy.Tri
+	warns    []policy.Tri
 }
 
 type scoreMap map[string]float64
@@ -333,10 +335,10 @@ func (e *decider) prepare() {
 	ev := e.in.Evidence
 	e.byID = map[string]*ckpt{}
 	for _, c := range ev.Checkpoints {
-		if c.At.After(e.at) {
+		if c.At.After(e.at) || (ev.Model.ID != "" && c.Model != ev.Model.ID) {
 			continue
 		}
-		k := &ckpt{cp: c, scores: scoreMap{}, dets: map[string]*evidence.Determination{}}
+		k := &ckpt{cp: c, scores: make(scoreMap, len(e.p.Evaluations)), dets: map[string]*evidence.Determination{}}
 		e.byID[c.ID] = k
 		e.cps = append(e.cps, k)
 	}
@@ -349,36 +351,46 @@ func (e *decider) prepare() {
 		}
 		return cmp.Compare(x.cp.Seq, y.cp.Seq)
 	})
-	// Newest qualifying result per (checkpoint, evaluation).
+	// Newest qualifying result per (checkpoint, evaluation), kept per
+	// checkpoint in a slice indexed by the evaluation's position in the
+	// policy (one map lookup per result).
 	type best struct {
 		at  time.Time
 		seq int64
+		ok  bool
 	}
-	bestRes := map[*ckpt]map[string]best{}
+	nev := len(e.p.Evaluations)
+	evIdx := make(map[string]int, nev)
+	minRank := make([]int, nev)
+	for i := range e.p.Evaluations {
+		evIdx[e.p.Evaluations[i].ID] = i
+		minRank[i] = policy.ElicitationRank(e.p.Evaluations[i].MinElicitation)
+	}
+	bests := make([]best, len(e.cps)*nev)
+	slot := make(map[*ckpt][]best, len(e.cps))
+	for i, k := range e.cps {
+		slot[k] = bests[i*nev : (i+1)*nev]
+	}
 	e.weakly = map[string][]string{}
 	for i := range ev.Results {
 		r := &ev.Results[i]
 		k := e.byID[r.Checkpoint]
-		if k == nil || r.At.After(e.at) {
+		if k == nil || r.At.After(e.at) || r.Incomplete {
 			continue
 		}
-		ed := e.p.Evaluation(r.Evaluation)
-		if ed == nil || r.Incomplete {
+		ei, ok := evIdx[r.Evaluation]
+		if !ok {
 			continue
 		}
-		if policy.ElicitationRank(r.Elicitation) < policy.ElicitationRank(ed.MinElicitation) {
-			e.weakly[r.Checkpoint] = append(e.weakly[r.Checkpoint], fmt.Sprintf("%s (%s < %s)", r.Evaluation, r.Elicitation, ed.MinElicitation))
+		if policy.ElicitationRank(r.Elicitation) < minRank[ei] {
+			e.weakly[r.Checkpoint] = append(e.weakly[r.Checkpoint], fmt.Sprintf("%s (%s < %s)", r.Evaluation, r.Elicitation, e.p.Evaluations[ei].MinElicitation))
 			continue
 		}
-		m := bestRes[k]
-		if m == nil {
-			m = map[string]best{}
-			bestRes[k] = m
-		}
-		if b, ok := m[r.Evaluation]; ok && !newer(r.At, r.Seq, b.at, b.seq) {
+		b := &slot[k][ei]
+		if b.ok && !newer(r.At, r.Seq, b.at, b.seq) {
 			continue
 		}
-		m[r.Evaluation] = best{r.At, r.Seq}
+		*b = best{r.At, r.Seq, true}
 		k.scores[r.Evaluation] = r.Score
 		if r.Confidential {
 			if k.conf == nil {
@@ -405,12 +417,13 @@ func (e *decider) prepare() {
 	}
 	for _, k := range e.cps {
 		k.assessed = true
-		for _, ed := range e.p.Evaluations {
+		bs := slot[k]
+		for ei, ed := range e.p.Evaluations {
 			if !ed.IsRequired() {
 				continue
 			}
-			b, ok := bestRes[k][ed.ID]
-			if !ok {
+			b := bs[ei]
+			if !b.ok {
 				k.assessed = false
 				k.missing = append(k.missing, fmt.Sprintf("a result for %s at %s elicitation or stronger", ed.ID, ed.MinElicitation))
 				continue
@@ -462,15 +475,21 @@ func (e *decider) assessedUpTo(k *ckpt) []*ckpt {
 	return out
 }
 
-func (e *decider) tri(k *ckpt, cache *map[string]policy.Tri, id string, c *policy.Cond) policy.Tri {
+// unset marks a condition not evaluated yet in a checkpoint's cache.
+const unset policy.Tri = -1
+
+func (e *decider) tri(k *ckpt, cache *[]policy.Tri, ti int, c *policy.Cond) policy.Tri {
 	if *cache == nil {
-		*cache = map[string]policy.Tri{}
+		*cache = make([]policy.Tri, len(e.p.Thresholds))
+		for i := range *cache {
+			(*cache)[i] = unset
+		}
 	}
-	if v, ok := (*cache)[id]; ok {
+	if v := (*cache)[ti]; v != unset {
 		return v
 	}
 	v := c.Eval(k.scores, k.cp.EffectiveCompute)
-	(*cache)[id] = v
+	(*cache)[ti] = v
 	return v
 }
 
@@ -506,16 +525,16 @@ func not(a policy.Tri) policy.Tri {
 
 // crossed computes whether t is crossed at walk[i] (with hysteresis), and
 // the checkpoint where its trigger last fired.
-func (e *decider) crossed(t *policy.Threshold, walk []*ckpt, i int) (policy.Tri, string) {
+func (e *decider) crossed(t *policy.Threshold, ti int, walk []*ckpt, i int) (policy.Tri, string) {
 	// Walk back to the first checkpoint whose state does not depend on the
 	// one before it (trigger true, or clear true), then forward.
 	start := i
 	for ; start >= 0; start-- {
 		k := walk[start]
-		if e.tri(k, &k.triggers, t.ID, t.TriggerCond) == policy.True {
+		if e.tri(k, &k.triggers, ti, t.TriggerCond) == policy.True {
 			break
 		}
-		if t.ClearCond == nil || e.tri(k, &k.clears, t.ID, t.ClearCond) == policy.True {
+		if t.ClearCond == nil || e.tri(k, &k.clears, ti, t.ClearCond) == policy.True {
 			break
 		}
 	}
@@ -524,7 +543,7 @@ func (e *decider) crossed(t *policy.Threshold, walk []*ckpt, i int) (policy.Tri,
 		start = 0
 	} else {
 		k := walk[start]
-		state = e.tri(k, &k.triggers, t.ID, t.TriggerCond)
+		state = e.tri(k, &k.triggers, ti, t.TriggerCond)
 		if state == policy.True {
 			since = k.cp.ID
 		}
@@ -532,7 +551,7 @@ func (e *decider) crossed(t *policy.Threshold, walk []*ckpt, i int) (policy.Tri,
 	}
 	for j := start; j <= i; j++ {
 		k := walk[j]
-		trig := e.tri(k, &k.triggers, t.ID, t.TriggerCond)
+		trig := e.tri(k, &k.triggers, ti, t.TriggerCond)
 		if trig == policy.True {
 			since = k.cp.ID
 		}
@@ -540,7 +559,7 @@ func (e *decider) crossed(t *policy.Threshold, walk []*ckpt, i int) (policy.Tri,
 			state = trig
 			continue
 		}
-		state = or(trig, and(state, not(e.tri(k, &k.clears, t.ID, t.ClearCond))))
+		state = or(trig, and(state, not(e.tri(k, &k.clears, ti, t.ClearCond))))
 	}
 	return state, since
 }
@@ -588,7 +607,7 @@ func (e *decider) states(walk []*ckpt) ([]ThresholdState, map[string]*ThresholdS
 		}
 		sort.Strings(ts.Missing)
 		sort.Strings(ts.Confidential)
-		cr, since := e.crossed(t, walk, len(walk)-1)
+		cr, since := e.crossed(t, i, walk, len(walk)-1)
 		switch cr {
 		case policy.True:
 			ts.State, ts.Since = StateCrossed, since
@@ -597,7 +616,7 @@ func (e *decider) states(walk []*ckpt) ([]ThresholdState, map[string]*ThresholdS
 		default:
 			ts.State = StateClear
 			if t.WarningCond != nil {
-				switch e.tri(at, &at.warns, t.ID, t.WarningCond) {
+				switch e.tri(at, &at.warns, i, t.WarningCond) {
 				case policy.True:
 					ts.State = StateWarning
 				case policy.Unknown:
@@ -693,6 +712,10 @@ func (e *decider) noAssessment(k *ckpt) Reason {
 func (e *decider) scale(d *Decision) {
 	a := d.Action
 	c := e.p.Cadence
+	if !(a.ToCompute > 0) || math.IsInf(a.ToCompute, 1) {
+		d.Reasons = append(d.Reasons, Reason{Code: InsufficientEvidence, Message: fmt.Sprintf("The target compute %v is not a positive finite FLOP count, so nothing can be judged.", a.ToCompute)})
+		return
+	}
 	if c.ExemptBelowCompute > 0 && a.ToCompute <= c.ExemptBelowCompute {
 		return
 	}
@@ -803,17 +826,28 @@ func (e *decider) affirmative(d *Decision, compute float64) {
 	if e.p.StanceOrDefault() != policy.AffirmativeSafety || compute <= e.p.Affirmative.AboveCompute {
 		return
 	}
+	var why []string
 	for _, sc := range e.in.Evidence.SafetyCases {
-		if sc.At.After(e.at) || sc.Model != e.in.Evidence.Model.ID || sc.CoversCompute < compute {
+		if sc.At.After(e.at) || sc.Model != e.in.Evidence.Model.ID {
 			continue
 		}
-		if ok, _ := e.attested(sc.ApprovedBy, sc.SignedBy); ok {
+		if sc.CoversCompute < compute {
+			why = append(why, fmt.Sprintf("%s covers only %s FLOP", sc.ID, fmtFLOP(sc.CoversCompute)))
+			continue
+		}
+		ok, reason := e.attested(sc.ApprovedBy, sc.SignedBy)
+		if ok {
 			return
 		}
+		why = append(why, fmt.Sprintf("%s was approved by %s, %s", sc.ID, sc.ApprovedBy, reason))
+	}
+	found := "none is recorded"
+	if len(why) > 0 {
+		found = "none counts: " + strings.Join(why, "; ")
 	}
 	d.Reasons = append(d.Reasons, Reason{Code: SafetyCaseMissing, Message: fmt.Sprintf(
-		"Under affirmative safety, %s FLOP is beyond %s FLOP and needs a safety case for %s covering at least that compute, approved by an external attester (%s); none is recorded.",
-		fmtFLOP(compute), fmtFLOP(e.p.Affirmative.AboveCompute), e.in.Evidence.Model.ID, e.attesterNames())})
+		"Under affirmative safety, %s FLOP is beyond %s FLOP and needs a safety case for %s covering at least that compute, approved by an external attester (%s); %s.",
+		fmtFLOP(compute), fmtFLOP(e.p.Affirmative.AboveCompute), e.in.Evidence.Model.ID, e.attesterNames(), found)})
 }
 
 func (e *decider) deploy(d *Decision) {
@@ -860,13 +894,21 @@ func (e *decider) deploy(d *Decision) {
 
 // escape applies step 7.
 func (e *decider) escape(d *Decision) {
+	// The newest escape by a decision-maker counts; others are reported
+	// only when no decision-maker invoked the clause.
+	better := func(x, y *evidence.Escape) bool {
+		if dx, dy := e.p.IsDecisionMaker(x.By), e.p.IsDecisionMaker(y.By); dx != dy {
+			return dx
+		}
+		return newer(x.At, x.Seq, y.At, y.Seq)
+	}
 	var esc *evidence.Escape
 	for i := range e.in.Evidence.Escapes {
 		x := &e.in.Evidence.Escapes[i]
 		if x.At.After(e.at) || x.Model != e.in.Evidence.Model.ID {
 			continue
 		}
-		if esc == nil || newer(x.At, x.Seq, esc.At, esc.Seq) {
+		if esc == nil || better(x, esc) {
 			esc = x
 		}
 	}
@@ -895,6 +937,10 @@ func (e *decider) escape(d *Decision) {
 		}
 	}
 	if len(overridden) == 0 {
+		if slices.ContainsFunc(kept, func(r Reason) bool { return r.Code == RedLine }) {
+			d.Reasons = append(d.Reasons, Reason{Code: EscapeClause, Ignored: true, Message: fmt.Sprintf(
+				"The escape clause invoked by %s on %s cannot open a red line; only a newer, scrutinised policy version can.", esc.By, fmtTime(esc.At))})
+		}
 		return
 	}
 	codes := make([]string, len(overridden))

@@ -2,12 +2,14 @@ package gate_test
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"scalegate.dev/scalegate/internal/evidence"
 	"scalegate.dev/scalegate/internal/gate"
+	"scalegate.dev/scalegate/internal/policy"
 )
 
 // decideCase is one row of a table of gate decisions.
@@ -22,7 +24,9 @@ type decideCase struct {
 	verdict  string
 	// reasons are the expected reasonKeys, in any order.
 	reasons []string
-	check   func(t *testing.T, d gate.Decision)
+	// anyReasons skips the comparison of reasons (check inspects them).
+	anyReasons bool
+	check      func(t *testing.T, d gate.Decision)
 }
 
 func runDecide(t *testing.T, cases []decideCase) {
@@ -47,7 +51,7 @@ func runDecide(t *testing.T, cases []decideCase) {
 			if d.Verdict != tc.verdict {
 				t.Errorf("Decide(%s) verdict = %s, want %s; reasons:\n%s", what, d.Verdict, tc.verdict, reasonText(d))
 			}
-			if got, want := reasonKeys(d), sorted(tc.reasons); !slices.Equal(got, want) {
+			if got, want := reasonKeys(d), sorted(tc.reasons); !tc.anyReasons && !slices.Equal(got, want) {
 				t.Errorf("Decide(%s) reasons = %v, want %v; reasons:\n%s", what, got, want, reasonText(d))
 			}
 			checkInvariants(t, what, d)
@@ -968,6 +972,11 @@ func TestDecideEscape(t *testing.T) {
 			check: all(overrode(gate.SafeguardsMissing+":cbrn-3"), wantMessage(gate.EscapeClause, "", "rso", "emergency", "SAFEGUARDS_MISSING")),
 		},
 		{
+			name: "a later record by a non-decision-maker does not cancel one by a decision-maker", policy: pol,
+			ev: crossedCBRN().escape("rso", day(14)).escape("ceo", day(15)), action: scaleTo(4e24, at),
+			verdict: gate.AllowVerdict, reasons: []string{gate.EscapeClause},
+		},
+		{
 			name: "allowed, overriding several denials and keeping the warning", policy: pol,
 			ev:     newEv().assessed("atlas-c1", 1e24, 0.75, 0.55, 10).escape("rso", day(15)),
 			action: scaleTo(3e24, day(200)), verdict: gate.AllowVerdict,
@@ -1022,7 +1031,9 @@ func TestDecideEscape(t *testing.T) {
 					t.Errorf("Decide(%s) reasons = %v, want RED_LINE:auto-2 among them", describe(d.Action), reasonKeys(d))
 				}
 			},
-			reasons: reasonsOfRedLineOnlyEscape(),
+			// Whether the decision should also mention the escape that
+			// could not apply is left open by DESIGN.md.
+			anyReasons: true,
 		},
 		{
 			name: "recorded after --at: not considered", policy: pol,
@@ -1040,11 +1051,6 @@ func TestDecideEscape(t *testing.T) {
 		},
 	})
 }
-
-// reasonsOfRedLineOnlyEscape is what a valid escape leaves when a red line
-// is the only denial: the red line. (Whether the decision should also
-// mention the escape that could not apply is left open by DESIGN.md.)
-func reasonsOfRedLineOnlyEscape() []string { return []string{gate.RedLine + ":auto-2"} }
 
 // Every applicable reason is reported, not just the first.
 func TestDecideAllReasons(t *testing.T) {
@@ -1092,14 +1098,7 @@ func hysteresisEv(bio ...float64) *ev {
 	return e
 }
 
-func cpName(i int) string { return "atlas-c" + itoa(i) }
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
-}
+func cpName(i int) string { return "atlas-c" + strconv.Itoa(i) }
 
 func TestHysteresis(t *testing.T) {
 	bio := []float64{0.30, 0.62, 0.72, 0.55, 0.65, 0.45, 0.55, 0.61, 0.71, 0.69}
@@ -1152,7 +1151,7 @@ func TestHysteresis(t *testing.T) {
 	}
 	t.Run("message names the checkpoint the trigger fired at", func(t *testing.T) {
 		d := gate.Decide(gate.Input{Versions: published(t, basePolicy), Evidence: hysteresisEv(0.3, 0.72, 0.55).Evidence, Action: scaleTo(3e24, day(40))})
-		wantMessage(gate.SafeguardsMissing, "cbrn-3", "fired at atlas-c2", "bio < 0.50", "bio = 0.55")(t, d)
+		wantMessage(gate.SafeguardsMissing, "cbrn-3", "fired at atlas-c2", `score("bio") < 0.50`, "bio = 0.55")(t, d)
 	})
 	runDecide(t, []decideCase{
 		{
@@ -1263,6 +1262,15 @@ func TestTimeTravel(t *testing.T) {
 			name: "results of a checkpoint before --at, recorded after", ev: ckpts, action: scaleTo(4e24, day(30.5)), verdict: gate.AllowVerdict,
 			check: wantAssessment("atlas-c1", day(12)),
 		},
+		{
+			// The checkpoint record is what is dated after --at; its
+			// results and determination are not.
+			name: "checkpoint after --at with earlier results",
+			ev: clean().ckpt("atlas-c2", 4e24, day(30)).
+				result("atlas-c2", "bio", 0.75, "finetuned", day(15)).result("atlas-c2", "rebench", 0.1, "scaffolded", day(15)).
+				det("atlas-c2", "auto-2", false, "rso", day(15)),
+			action: scaleTo(4e24, day(20)), verdict: gate.AllowVerdict, check: all(wantAssessment("atlas-c1", day(12)), wantState("cbrn-3", gate.StateClear, "")),
+		},
 		{name: "deploy a checkpoint recorded after --at", ev: ckpts, action: deploy("atlas-c2", "internal", day(29)), verdict: gate.DenyVerdict, reasons: []string{gate.NoAssessment}},
 		{name: "determination after --at", ev: dets, action: scaleTo(4e24, day(29)), verdict: gate.AllowVerdict},
 		{name: "determination before --at", ev: dets, action: scaleTo(4e24, day(31)), verdict: gate.DenyVerdict, reasons: []string{gate.RedLine + ":auto-2"}},
@@ -1295,7 +1303,6 @@ func TestNewestWins(t *testing.T) {
 		}
 		return e
 	}
-	base := func() *ev { return clean().ckpt("unused", 0, day(0)) }
 	runDecide(t, []decideCase{
 		{
 			name: "newer by at", ev: clean().result("atlas-c1", "bio", 0.75, "finetuned", day(11.5)),
@@ -1303,7 +1310,7 @@ func TestNewestWins(t *testing.T) {
 			check: wantAssessment("atlas-c1", day(12)),
 		},
 		{
-			name: "newer by at, recorded earlier", ev: withSeqs(base().result("atlas-c1", "bio", 0.75, "finetuned", day(11.5)), 0),
+			name: "newer by at, recorded earlier", ev: withSeqs(clean().result("atlas-c1", "bio", 0.75, "finetuned", day(11.5)), 0),
 			action: scaleTo(4e24, day(20)), verdict: gate.DenyVerdict, reasons: []string{gate.SafeguardsMissing + ":cbrn-3"},
 		},
 		{
@@ -1323,13 +1330,13 @@ func TestNewestWins(t *testing.T) {
 			action: scaleTo(4e24, day(20)), verdict: gate.DenyVerdict, reasons: []string{gate.SafeguardsMissing + ":cbrn-3"},
 		},
 		{
-			name: "a newer weakly elicited result does not displace a qualifying one",
-			ev:   crossedCBRN().result("atlas-c1", "bio", 0.1, "scaffolded", day(15)),
+			name:   "a newer weakly elicited result does not displace a qualifying one",
+			ev:     crossedCBRN().result("atlas-c1", "bio", 0.1, "scaffolded", day(15)),
 			action: scaleTo(4e24, day(20)), verdict: gate.DenyVerdict, reasons: []string{gate.SafeguardsMissing + ":cbrn-3"},
 		},
 		{
-			name: "a newer incomplete result does not displace a complete one",
-			ev:   crossedCBRN().incomplete("atlas-c1", "bio", 0.1, "finetuned", day(15)),
+			name:   "a newer incomplete result does not displace a complete one",
+			ev:     crossedCBRN().incomplete("atlas-c1", "bio", 0.1, "finetuned", day(15)),
 			action: scaleTo(4e24, day(20)), verdict: gate.DenyVerdict, reasons: []string{gate.SafeguardsMissing + ":cbrn-3"},
 		},
 		{
@@ -1352,8 +1359,8 @@ func TestNewestWins(t *testing.T) {
 			action: scaleTo(4e24, day(20)), verdict: gate.AllowVerdict,
 		},
 		{
-			name: "safeguards: equal at, revocation recorded last wins",
-			ev:   crossedCBRN().allSafeguards(5).sg("sec", evidence.Revoked, "auditor", day(5)),
+			name:   "safeguards: equal at, revocation recorded last wins",
+			ev:     crossedCBRN().allSafeguards(5).sg("sec", evidence.Revoked, "auditor", day(5)),
 			action: scaleTo(4e24, day(20)), verdict: gate.DenyVerdict, reasons: []string{gate.SafeguardsMissing + ":cbrn-3"},
 			check: wantSafeguards("cbrn-3", "sec"),
 		},
@@ -1382,9 +1389,8 @@ func TestDecideAction(t *testing.T) {
 }
 
 func TestInForce(t *testing.T) {
-	pol := func(tb testing.TB, version, scrutiny string) *policy_ {
-		src := patch(tb, basePolicy, "version: 1.0.0", "version: "+version, "scrutinyPeriod: 30d", "scrutinyPeriod: "+scrutiny)
-		return &policy_{mustPolicy(tb, src)}
+	pol := func(tb testing.TB, version, scrutiny string) *policy.Policy {
+		return mustPolicy(tb, patch(tb, basePolicy, "version: 1.0.0", "version: "+version, "scrutinyPeriod: 30d", "scrutinyPeriod: "+scrutiny))
 	}
 	type pending struct {
 		version string
@@ -1406,9 +1412,9 @@ func TestInForce(t *testing.T) {
 			// governed by v1's period: t0+50d.
 			name: "three versions",
 			versions: []gate.Version{
-				{Policy: pol(t, "1.0.0", "30d").p, PublishedAt: day(0)},
-				{Policy: pol(t, "2.0.0", "30d").p, PublishedAt: day(10)},
-				{Policy: pol(t, "3.0.0", "30d").p, PublishedAt: day(20)},
+				{Policy: pol(t, "1.0.0", "30d"), PublishedAt: day(0)},
+				{Policy: pol(t, "2.0.0", "30d"), PublishedAt: day(10)},
+				{Policy: pol(t, "3.0.0", "30d"), PublishedAt: day(20)},
 			},
 			checks: []check{
 				{at: day(-1), version: ""},
@@ -1428,11 +1434,11 @@ func TestInForce(t *testing.T) {
 			// publication, never the new version's own.
 			name: "governing version's period, not the new version's",
 			versions: []gate.Version{
-				{Policy: pol(t, "1.0.0", "10d").p, PublishedAt: day(0)},
-				{Policy: pol(t, "1.1.0", "60d").p, PublishedAt: day(20)}, // v1 in force: 20+10 = 30
-				{Policy: pol(t, "1.2.0", "1d").p, PublishedAt: day(25)},  // v1 still in force: 25+10 = 35
-				{Policy: pol(t, "1.3.0", "0d").p, PublishedAt: day(40)},  // 1.2.0 in force: 40+1 = 41
-				{Policy: pol(t, "1.4.0", "5d").p, PublishedAt: day(41)},  // 1.3.0 in force: 41+0 = 41
+				{Policy: pol(t, "1.0.0", "10d"), PublishedAt: day(0)},
+				{Policy: pol(t, "1.1.0", "60d"), PublishedAt: day(20)}, // v1 in force: 20+10 = 30
+				{Policy: pol(t, "1.2.0", "1d"), PublishedAt: day(25)},  // v1 still in force: 25+10 = 35
+				{Policy: pol(t, "1.3.0", "0d"), PublishedAt: day(40)},  // 1.2.0 in force: 40+1 = 41
+				{Policy: pol(t, "1.4.0", "5d"), PublishedAt: day(41)},  // 1.3.0 in force: 41+0 = 41
 			},
 			checks: []check{
 				{at: day(21), version: "1.0.0", pending: []pending{{"1.1.0", day(30)}}},
@@ -1445,9 +1451,9 @@ func TestInForce(t *testing.T) {
 		{
 			name: "a long own period does not delay the next version",
 			versions: []gate.Version{
-				{Policy: pol(t, "1.0.0", "30d").p, PublishedAt: day(0)},
-				{Policy: pol(t, "2.0.0", "5d").p, PublishedAt: day(10)},   // 40
-				{Policy: pol(t, "3.0.0", "365d").p, PublishedAt: day(45)}, // 2.0.0 in force: 50
+				{Policy: pol(t, "1.0.0", "30d"), PublishedAt: day(0)},
+				{Policy: pol(t, "2.0.0", "5d"), PublishedAt: day(10)},   // 40
+				{Policy: pol(t, "3.0.0", "365d"), PublishedAt: day(45)}, // 2.0.0 in force: 50
 			},
 			checks: []check{
 				{at: day(45), version: "2.0.0", pending: []pending{{"3.0.0", day(50)}}},
@@ -1457,9 +1463,9 @@ func TestInForce(t *testing.T) {
 		{
 			name: "versions given out of order",
 			versions: []gate.Version{
-				{Policy: pol(t, "3.0.0", "30d").p, PublishedAt: day(20)},
-				{Policy: pol(t, "1.0.0", "30d").p, PublishedAt: day(0)},
-				{Policy: pol(t, "2.0.0", "30d").p, PublishedAt: day(10)},
+				{Policy: pol(t, "3.0.0", "30d"), PublishedAt: day(20)},
+				{Policy: pol(t, "1.0.0", "30d"), PublishedAt: day(0)},
+				{Policy: pol(t, "2.0.0", "30d"), PublishedAt: day(10)},
 			},
 			checks: []check{
 				{at: day(25), version: "1.0.0", pending: []pending{{"2.0.0", day(40)}, {"3.0.0", day(50)}}},
@@ -1469,8 +1475,8 @@ func TestInForce(t *testing.T) {
 		{
 			name: "semantic, not lexical, version order",
 			versions: []gate.Version{
-				{Policy: pol(t, "1.9.0", "0d").p, PublishedAt: day(0)},
-				{Policy: pol(t, "1.10.0", "0d").p, PublishedAt: day(1)},
+				{Policy: pol(t, "1.9.0", "0d"), PublishedAt: day(0)},
+				{Policy: pol(t, "1.10.0", "0d"), PublishedAt: day(1)},
 			},
 			checks: []check{{at: day(2), version: "1.10.0"}},
 		},

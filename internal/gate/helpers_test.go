@@ -1,6 +1,7 @@
 package gate_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -246,11 +247,17 @@ func jsonFloat(f float64) string {
 	return string(b)
 }
 
+// mustJSON marshals a decision with encoding/json, indented by two spaces,
+// without HTML escaping (so that conditions such as >= stay readable), and
+// with a final newline.
 func mustJSON(tb testing.TB, d gate.Decision) []byte {
 	tb.Helper()
-	b, err := json.MarshalIndent(d, "", "  ")
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(d); err != nil {
 		tb.Fatalf("json.Marshal(decision): %v", err)
 	}
-	return b
+	return b.Bytes()
 }
