@@ -253,13 +253,13 @@ func InForce(versions []Version, t time.Time) (*Version, []PendingVersion) {
 
 // ckpt is a checkpoint with its qualifying evidence.
 type ckpt struct {
-	cp        evidence.Checkpoint
-	scores    scoreMap
-	conf      map[string]bool // evaluations whose score is confidential
-	dets      map[string]*evidence.Determination
-	assessed  bool
-	assessAt  time.Time
-	missing   []string // why not assessed
+	cp       evidence.Checkpoint
+	scores   scoreMap
+	conf     map[string]bool // evaluations whose score is confidential
+	dets     map[string]*evidence.Determination
+	assessed bool
+	assessAt time.Time
+	missing  []string // why not assessed
 	// Condition values per threshold index, computed on first use.
 	triggers []policy.Tri
 	clears   []policy.Tri
