@@ -130,7 +130,37 @@ input or usage; 3 internal error.`,
 		return &exitError{code: exitBadInput, err: err}
 	})
 	root.AddCommand(a.policyCmd(), a.importCmd(), a.gateCmd(), a.logCmd(), a.verifyCmd(), a.attestCmd(), a.forecastCmd(), a.correlateCmd(), a.demoCmd(), a.showCmd())
+	for _, c := range root.Commands() {
+		groupUsage(c)
+	}
 	return root
+}
+
+// groupUsage makes command groups (gate, log, policy…) answer a missing or
+// unknown subcommand with a usage error (exit 2) instead of help and exit 0,
+// so that a pipeline's typo never looks like success.
+func groupUsage(c *cobra.Command) {
+	if !c.HasSubCommands() {
+		return
+	}
+	if c.Run == nil && c.RunE == nil {
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			var names []string
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() {
+					names = append(names, sub.Name())
+				}
+			}
+			if len(args) > 0 {
+				return usageErrorf("unknown command %q for %q (commands: %s)", args[0], cmd.CommandPath(), strings.Join(names, ", "))
+			}
+			return usageErrorf("%q needs a command: %s", cmd.CommandPath(), strings.Join(names, ", "))
+		}
+	}
+	for _, sub := range c.Commands() {
+		groupUsage(sub)
+	}
 }
 
 // parseTime parses --at: RFC 3339, or a date (midnight UTC).
