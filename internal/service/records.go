@@ -2,6 +2,7 @@ package service
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -143,6 +144,11 @@ func leafOf(env Envelope) ([]byte, error) {
 		var pv PolicyVersion
 		if err := json.Unmarshal(env.Record, &pv); err != nil {
 			return nil, fmt.Errorf("decode policy record: %w", err)
+		}
+		// The leaf commits to the document through its digest, so the
+		// stored document must still hash to it.
+		if sum := sha256.Sum256([]byte(pv.Document)); "sha256:"+hex.EncodeToString(sum[:]) != pv.Digest {
+			return nil, fmt.Errorf("policy %s@%s: the stored document does not match its digest %s", pv.Name, pv.Version, pv.Digest)
 		}
 		body, err := json.Marshal(policyLeafRecord{Name: pv.Name, Version: pv.Version, Developer: pv.Developer, Digest: pv.Digest, PublishedAt: pv.PublishedAt})
 		if err != nil {
