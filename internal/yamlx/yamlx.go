@@ -32,6 +32,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -72,28 +73,68 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Doc remembers where each decoded value came from.
+// Doc remembers where each decoded value came from: it keeps the parsed
+// node tree and finds the node of a field path when asked (positions are
+// needed only for errors, so none are recorded while decoding).
 type Doc struct {
 	File string
-	pos  map[string]Pos
+	root *yaml.Node
 }
 
 // Pos returns the position of the value at path, falling back to the
 // nearest enclosing value that has one.
 func (d *Doc) Pos(path string) Pos {
-	if d == nil {
+	if d == nil || d.root == nil {
 		return Pos{}
 	}
-	for {
-		if p, ok := d.pos[path]; ok {
-			return p
+	n := d.root
+	for path != "" {
+		var seg string
+		idx := -1
+		switch {
+		case path[0] == '[':
+			end := strings.IndexByte(path, ']')
+			if end < 0 {
+				return Pos{n.Line, n.Column}
+			}
+			i, err := strconv.Atoi(path[1:end])
+			if err != nil {
+				return Pos{n.Line, n.Column}
+			}
+			idx, path = i, path[end+1:]
+		default:
+			path = strings.TrimPrefix(path, ".")
+			end := strings.IndexAny(path, ".[")
+			if end < 0 {
+				end = len(path)
+			}
+			seg, path = path[:end], path[end:]
 		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			return d.pos[""]
+		next := child(n, seg, idx)
+		if next == nil {
+			break
 		}
-		path = path[:i]
+		n = next
 	}
+	return Pos{n.Line, n.Column}
+}
+
+// child returns the value under key seg of a mapping, or element idx of a
+// sequence, or nil.
+func child(n *yaml.Node, seg string, idx int) *yaml.Node {
+	switch {
+	case idx >= 0 && n.Kind == yaml.SequenceNode:
+		if idx < len(n.Content) {
+			return n.Content[idx]
+		}
+	case idx < 0 && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == seg {
+				return n.Content[i+1]
+			}
+		}
+	}
+	return nil
 }
 
 // Errorf builds an *Error for the value at path.
@@ -127,7 +168,7 @@ func (d *Decoder) Errorf(n *yaml.Node, path, format string, args ...any) error {
 // Decode decodes a single YAML (or JSON) document strictly into v, which
 // must be a non-nil pointer to a struct.
 func Decode(file string, data []byte, v any) (*Doc, error) {
-	doc := &Doc{File: file, pos: map[string]Pos{}}
+	doc := &Doc{File: file}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
@@ -149,6 +190,7 @@ func Decode(file string, data []byte, v any) (*Doc, error) {
 		}
 		n = n.Content[0]
 	}
+	doc.root = n
 	d := &Decoder{doc: doc}
 	return doc, d.Decode(n, "", reflect.ValueOf(v).Elem())
 }
@@ -204,7 +246,6 @@ func (d *Decoder) Decode(n *yaml.Node, path string, v reflect.Value) error {
 	if n.Kind == yaml.AliasNode || n.Anchor != "" {
 		return d.Errorf(n, path, "YAML anchors and aliases are not allowed")
 	}
-	d.doc.pos[path] = Pos{n.Line, n.Column}
 	if v.CanAddr() && v.Addr().Type().Implements(unmarshalerType) {
 		return v.Addr().Interface().(Unmarshaler).UnmarshalYAMLX(d, n, path)
 	}
@@ -343,8 +384,14 @@ type fieldInfo struct {
 	required bool
 }
 
+var fieldCache sync.Map // reflect.Type -> map[string]fieldInfo
+
 func structFields(t reflect.Type) map[string]fieldInfo {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]fieldInfo)
+	}
 	fields := map[string]fieldInfo{}
+	defer func() { fieldCache.Store(t, fields) }()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("yaml")
