@@ -29,7 +29,8 @@ func (c cleanupM) Run() int {
 
 func TestMain(m *testing.M) {
 	testscript.Main(cleanupM{m}, map[string]func(){
-		"scalegate": func() { os.Exit(Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
+		"scalegate":    func() { os.Exit(Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
+		peakRSSWrapper: peakRSSMain,
 	})
 }
 

@@ -23,13 +23,17 @@ proof), and that an older checkpoint's tree is a prefix of the newer one
 file containing it. Exits 0 when everything given verifies, 1 otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// KEY is a file if one exists by that name (a path may contain
+			// "+"), else the key text itself.
 			vkey := key
-			if !strings.Contains(vkey, "+") {
-				b, err := os.ReadFile(vkey)
-				if err != nil {
-					return usageErrorf("--key: %v", err)
-				}
+			if b, err := os.ReadFile(key); err == nil {
 				vkey = strings.TrimSpace(string(b))
+			} else if !strings.Contains(key, "+") {
+				return usageErrorf("--key: %v", err)
+			}
+			// A malformed key is bad input (exit 2), not a failed verification.
+			if _, err := note.NewVerifier(vkey); err != nil {
+				return usageErrorf("--key: not a verifier key: %v", err)
 			}
 			read := func(flag, path string) ([]byte, error) {
 				b, err := os.ReadFile(path)
