@@ -16,7 +16,7 @@ var evidenceKinds = []string{store.KindCheckpoint, store.KindResult, store.KindS
 // loadEvidence reads everything recorded about a model.
 func loadEvidence(ctx context.Context, r store.Reader, m evidence.Model) (gate.Evidence, error) {
 	ev := gate.Evidence{Model: m}
-	recs, err := r.List(ctx, store.Query{Kinds: evidenceKinds, Model: m.ID})
+	recs, err := r.List(ctx, store.Query{Kinds: evidenceKinds, Model: m.ID, DataOnly: true})
 	if err != nil {
 		return ev, err
 	}
@@ -130,30 +130,29 @@ func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.D
 	default:
 		return nil, badInputf("unknown action %q", a.Kind)
 	}
-	var d gate.Decision
-	err := s.Store.Update(ctx, func(tx store.Tx) error {
-		if a.Kind == gate.Deploy {
-			c, err := getCheckpoint(ctx, tx, a.Checkpoint)
+	// Read and decide in a snapshot, then append the decision only if the
+	// log has not grown since: every decision is derived from exactly the
+	// log prefix before it (its own index), so anyone holding the log can
+	// re-derive it. On a race the decision is made again; after a few
+	// tries it is made inside the write transaction.
+	decide := func(r store.Reader) (gate.Decision, string, error) {
+		act := a
+		if act.Kind == gate.Deploy {
+			c, err := getCheckpoint(ctx, r, act.Checkpoint)
 			if err != nil {
-				return err
+				return gate.Decision{}, "", err
 			}
-			a.Model = c.Model
+			act.Model = c.Model
 		}
-		m, err := getModel(ctx, tx, a.Model)
+		in, err := s.gateInput(ctx, r, act.Model, act.At)
 		if err != nil {
-			return err
+			return gate.Decision{}, "", err
 		}
-		versions, _, err := s.versions(ctx, tx, m.Policy)
-		if err != nil {
-			return err
-		}
-		ev, err := loadEvidence(ctx, tx, m)
-		if err != nil {
-			return err
-		}
-		in := gate.Input{Versions: versions, Evidence: ev, Action: a}
-		d = gate.Decide(in)
-		rec, err := newRecord(store.KindDecision, "", m.ID, "", by, a.At, &d, nil)
+		in.Action = act
+		return gate.Decide(in), act.Model, nil
+	}
+	record := func(tx store.Tx, d *gate.Decision, model string) error {
+		rec, err := newRecord(store.KindDecision, "", model, "", by, a.At, d, nil)
 		if err != nil {
 			return err
 		}
@@ -163,6 +162,49 @@ func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.D
 		}
 		d.LogIndex = &idx
 		return s.signCheckpoint(ctx, tx)
+	}
+	errRetry := errors.New("log grew")
+	for try := 0; try < 3; try++ {
+		var d gate.Decision
+		var model string
+		var size int64
+		err := s.Store.View(ctx, func(r store.Reader) error {
+			var err error
+			if size, err = r.Size(ctx); err != nil {
+				return err
+			}
+			d, model, err = decide(r)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		err = s.Store.Update(ctx, func(tx store.Tx) error {
+			n, err := tx.Size(ctx)
+			if err != nil {
+				return err
+			}
+			if n != size {
+				return errRetry
+			}
+			return record(tx, &d, model)
+		})
+		if errors.Is(err, errRetry) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &d, nil
+	}
+	var d gate.Decision
+	err := s.Store.Update(ctx, func(tx store.Tx) error {
+		var model string
+		var err error
+		if d, model, err = decide(tx); err != nil {
+			return err
+		}
+		return record(tx, &d, model)
 	})
 	if err != nil {
 		return nil, err
@@ -174,7 +216,7 @@ func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.D
 func (s *Service) Decisions(ctx context.Context, model string, limit int) ([]gate.Decision, error) {
 	var out []gate.Decision
 	err := s.Store.View(ctx, func(r store.Reader) error {
-		recs, err := r.List(ctx, store.Query{Kinds: []string{store.KindDecision}, Model: model, Limit: limit})
+		recs, err := r.List(ctx, store.Query{Kinds: []string{store.KindDecision}, Model: model, Limit: limit, DataOnly: true})
 		if err != nil {
 			return err
 		}

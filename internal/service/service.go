@@ -198,7 +198,7 @@ func decodeEnvelope(rec store.Record, v any) (Envelope, error) {
 
 // Versions returns the published versions of a policy, compiled.
 func (s *Service) versions(ctx context.Context, r store.Reader, name string) ([]gate.Version, []PolicyVersion, error) {
-	recs, err := r.List(ctx, store.Query{Kinds: []string{store.KindPolicy}, Policy: name})
+	recs, err := r.List(ctx, store.Query{Kinds: []string{store.KindPolicy}, Policy: name, DataOnly: true})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -66,6 +66,9 @@ type Query struct {
 	Policy string
 	// Limit, when positive, keeps the newest Limit records.
 	Limit int
+	// DataOnly asks for Index, Kind and Data only (the other fields may be
+	// left empty), which backends can read faster.
+	DataOnly bool
 }
 
 // Checkpoint is a signed log checkpoint as stored.

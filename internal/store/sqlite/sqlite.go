@@ -45,6 +45,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Add("_pragma", "foreign_keys(ON)")
+		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_txlock", lock)
 		return "file:" + path + "?" + q.Encode()
 	}
@@ -155,6 +156,7 @@ type reader struct {
 const (
 	recordCols = `idx, kind, key, model, policy, at, data, leaf`
 	listCols   = `idx, kind, key, model, policy, at, data`
+	dataCols   = `idx, kind, data`
 )
 
 func scanRecord(sc interface{ Scan(...any) error }) (store.Record, error) {
@@ -209,7 +211,11 @@ func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error
 			args = append(args, f.v)
 		}
 	}
-	sqlText := `SELECT ` + listCols + ` FROM records`
+	cols := listCols
+	if q.DataOnly {
+		cols = dataCols
+	}
+	sqlText := `SELECT ` + cols + ` FROM records`
 	if len(where) > 0 {
 		sqlText += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -226,6 +232,13 @@ func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error
 	var out []store.Record
 	for rows.Next() {
 		var rec store.Record
+		if q.DataOnly {
+			if err := rows.Scan(&rec.Index, &rec.Kind, &rec.Data); err != nil {
+				return nil, fmt.Errorf("list records: %w", err)
+			}
+			out = append(out, rec)
+			continue
+		}
 		var at string
 		if err := rows.Scan(&rec.Index, &rec.Kind, &rec.Key, &rec.Model, &rec.Policy, &at, &rec.Data); err != nil {
 			return nil, fmt.Errorf("list records: %w", err)
