@@ -80,6 +80,9 @@ already recorded is not recorded again.`,
 			}
 			fmt.Fprintf(a.stdout, "imported %d records (log entries %d–%d): %d models, %d checkpoints, %d results, %d safeguard statuses, %d determinations, %d safety cases, %d escapes\n",
 				res.Records(), res.First, res.Last, res.Models, res.Checkpoints, res.Results, res.Safeguards, res.Determinations, res.SafetyCases, res.Escapes)
+			if res.Unchanged > 0 {
+				fmt.Fprintf(a.stdout, "%d records were already recorded identically and were skipped\n", res.Unchanged)
+			}
 			return nil
 		},
 	}

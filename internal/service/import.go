@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -15,7 +17,7 @@ import (
 // Imported counts what an import recorded.
 type Imported struct {
 	Models, Checkpoints, Results, Safeguards, Determinations, SafetyCases, Escapes int
-	// Unchanged counts models and checkpoints already recorded identically.
+	// Unchanged counts records already recorded identically (skipped).
 	Unchanged int
 	// First and Last are the log indexes of the first and last new record
 	// (First > Last when nothing was new).
@@ -52,6 +54,32 @@ func (s *Service) ImportFiles(ctx context.Context, paths []string, defaultAt tim
 	return s.Import(ctx, files, by)
 }
 
+// errDuplicate marks a record identical to one already recorded.
+var errDuplicate = errors.New("duplicate record")
+
+// recorded reports whether a record of kind with key exists for a model
+// that was in the store before this import (models new in this import
+// have no records yet). It reads each (model, kind)'s keys once.
+func (im *importer) recorded(kind, model, key string) (bool, error) {
+	if im.fresh[model] {
+		return false, nil
+	}
+	ck := model + " " + kind
+	keys, ok := im.keys[ck]
+	if !ok {
+		recs, err := im.tx.List(im.ctx, store.Query{Kinds: []string{kind}, Model: model, NoData: true})
+		if err != nil {
+			return false, err
+		}
+		keys = make(map[string]bool, len(recs))
+		for _, r := range recs {
+			keys[r.Key] = true
+		}
+		im.keys[ck] = keys
+	}
+	return keys[key], nil
+}
+
 // readEvidence reads an evidence file within the size bound.
 func readEvidence(path string) ([]byte, error) {
 	st, err := os.Stat(path)
@@ -85,6 +113,8 @@ type importer struct {
 	models      map[string]*evidence.Model
 	checkpoints map[string]*evidence.Checkpoint
 	ids         map[string]*policyIDs
+	fresh       map[string]bool            // models first recorded by this import
+	keys        map[string]map[string]bool // "model kind" -> content keys recorded
 }
 
 func (im *importer) model(id string) (*evidence.Model, error) {
@@ -168,12 +198,36 @@ func (im *importer) policyIDs(name string) (*policyIDs, error) {
 func (s *Service) Import(ctx context.Context, files []*evidence.File, by string) (*Imported, error) {
 	out := &Imported{}
 	err := s.Store.Update(ctx, func(tx store.Tx) error {
-		im := &importer{s: s, ctx: ctx, tx: tx, models: map[string]*evidence.Model{}, checkpoints: map[string]*evidence.Checkpoint{}, ids: map[string]*policyIDs{}}
+		im := &importer{s: s, ctx: ctx, tx: tx, models: map[string]*evidence.Model{}, checkpoints: map[string]*evidence.Checkpoint{}, ids: map[string]*policyIDs{}, fresh: map[string]bool{}, keys: map[string]map[string]bool{}}
 		var recs []store.Record
+		// Evidence records without a natural key are keyed by a digest of
+		// their content (and whether they are signed), so that importing
+		// the same file again, or a retried import, records nothing twice.
+		seen := map[string]bool{}
 		add := func(kind, key, model string, at time.Time, v any, meta ...evidence.Meta) error {
 			var sig *Signature
 			if len(meta) > 0 && meta[0].SignedBy != "" {
 				sig = &Signature{Attester: meta[0].SignedBy, KeyID: meta[0].SignedKeyID, Envelope: meta[0].SignedEnvelope}
+			}
+			if key == "" {
+				body, err := marshal(v)
+				if err != nil {
+					return err
+				}
+				sum := sha256.Sum256(body)
+				key = "sha256:" + hex.EncodeToString(sum[:])
+				if sig != nil {
+					key += ":signed"
+				}
+				dup, err := im.recorded(kind, model, key)
+				if err != nil {
+					return err
+				}
+				if dup || seen[kind+" "+key] {
+					out.Unchanged++
+					return errDuplicate
+				}
+				seen[kind+" "+key] = true
 			}
 			rec, err := newRecord(kind, key, model, "", by, at, v, sig)
 			if err != nil {
@@ -207,6 +261,7 @@ func (s *Service) Import(ctx context.Context, files []*evidence.File, by string)
 					return badInput(f.Doc.Errorf(path+".policy", "policy %q is not published; publish it before importing evidence for its models", m.Policy))
 				}
 				im.models[m.ID] = m
+				im.fresh[m.ID] = true
 				if err := add(store.KindModel, m.ID, m.ID, time.Time{}, m); err != nil {
 					return err
 				}
@@ -264,7 +319,9 @@ func (s *Service) Import(ctx context.Context, files []*evidence.File, by string)
 				if !ids.evals[r.Evaluation] {
 					return badInput(f.Doc.Errorf(path+".evaluation", "evaluation %q is not declared by any published version of policy %q", r.Evaluation, m.Policy))
 				}
-				if err := add(store.KindResult, "", m.ID, r.At, r); err != nil {
+				if err := add(store.KindResult, "", m.ID, r.At, r); errors.Is(err, errDuplicate) {
+					continue
+				} else if err != nil {
 					return err
 				}
 				out.Results++
@@ -282,7 +339,9 @@ func (s *Service) Import(ctx context.Context, files []*evidence.File, by string)
 				if err := im.verifySigned(f, ids, sg, &sg.Meta); err != nil {
 					return err
 				}
-				if err := add(store.KindSafeguard, sg.Safeguard, m.ID, sg.At, sg, sg.Meta); err != nil {
+				if err := add(store.KindSafeguard, "", m.ID, sg.At, sg, sg.Meta); errors.Is(err, errDuplicate) {
+					continue
+				} else if err != nil {
 					return err
 				}
 				out.Safeguards++
@@ -300,7 +359,9 @@ func (s *Service) Import(ctx context.Context, files []*evidence.File, by string)
 				if err := im.verifySigned(f, ids, d, &d.Meta); err != nil {
 					return err
 				}
-				if err := add(store.KindDetermination, "", m.ID, d.At, d, d.Meta); err != nil {
+				if err := add(store.KindDetermination, "", m.ID, d.At, d, d.Meta); errors.Is(err, errDuplicate) {
+					continue
+				} else if err != nil {
 					return err
 				}
 				out.Determinations++
@@ -315,7 +376,9 @@ func (s *Service) Import(ctx context.Context, files []*evidence.File, by string)
 				if err := im.verifySigned(f, ids, sc, &sc.Meta); err != nil {
 					return err
 				}
-				if err := add(store.KindSafetyCase, sc.ID, m.ID, sc.At, sc, sc.Meta); err != nil {
+				if err := add(store.KindSafetyCase, "", m.ID, sc.At, sc, sc.Meta); errors.Is(err, errDuplicate) {
+					continue
+				} else if err != nil {
 					return err
 				}
 				out.SafetyCases++
@@ -327,7 +390,9 @@ func (s *Service) Import(ctx context.Context, files []*evidence.File, by string)
 				if err != nil {
 					return err
 				}
-				if err := add(store.KindEscape, "", m.ID, e.At, e); err != nil {
+				if err := add(store.KindEscape, "", m.ID, e.At, e); errors.Is(err, errDuplicate) {
+					continue
+				} else if err != nil {
 					return err
 				}
 				out.Escapes++

@@ -69,6 +69,8 @@ type Query struct {
 	// DataOnly asks for Index, Kind and Data only (the other fields may be
 	// left empty), which backends can read faster.
 	DataOnly bool
+	// NoData leaves Data out (nil).
+	NoData bool
 }
 
 // Checkpoint is a signed log checkpoint as stored.

@@ -234,7 +234,11 @@ func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error
 			where = append(where, f.col+" = "+arg(f.v))
 		}
 	}
-	sqlText := `SELECT ` + listCols + ` FROM records`
+	cols := listCols
+	if q.NoData {
+		cols = `idx, kind, key, model, policy, at`
+	}
+	sqlText := `SELECT ` + cols + ` FROM records`
 	if len(where) > 0 {
 		sqlText += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -252,7 +256,11 @@ func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error
 	for rows.Next() {
 		var rec store.Record
 		var at string
-		if err := rows.Scan(&rec.Index, &rec.Kind, &rec.Key, &rec.Model, &rec.Policy, &at, &rec.Data); err != nil {
+		dest := []any{&rec.Index, &rec.Kind, &rec.Key, &rec.Model, &rec.Policy, &at, &rec.Data}
+		if q.NoData {
+			dest = dest[:6]
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("list records: %w", err)
 		}
 		if rec.At, err = parseAt(rec.Index, at); err != nil {

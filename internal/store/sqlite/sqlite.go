@@ -157,6 +157,7 @@ const (
 	recordCols = `idx, kind, key, model, policy, at, data, leaf`
 	listCols   = `idx, kind, key, model, policy, at, data`
 	dataCols   = `idx, kind, data`
+	metaCols   = `idx, kind, key, model, policy, at`
 )
 
 func scanRecord(sc interface{ Scan(...any) error }) (store.Record, error) {
@@ -212,8 +213,11 @@ func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error
 		}
 	}
 	cols := listCols
-	if q.DataOnly {
+	switch {
+	case q.DataOnly:
 		cols = dataCols
+	case q.NoData:
+		cols = metaCols
 	}
 	sqlText := `SELECT ` + cols + ` FROM records`
 	if len(where) > 0 {
@@ -240,7 +244,11 @@ func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error
 			continue
 		}
 		var at string
-		if err := rows.Scan(&rec.Index, &rec.Kind, &rec.Key, &rec.Model, &rec.Policy, &at, &rec.Data); err != nil {
+		dest := []any{&rec.Index, &rec.Kind, &rec.Key, &rec.Model, &rec.Policy, &at, &rec.Data}
+		if q.NoData {
+			dest = dest[:6]
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("list records: %w", err)
 		}
 		if rec.At, err = time.Parse(time.RFC3339Nano, at); err != nil {
