@@ -76,14 +76,14 @@ func (s *Service) PublishPolicy(ctx context.Context, file string, data []byte, a
 				_, out.ForceAt = forceTime(versions, version)
 				return nil
 			}
-			return badInput(fmt.Errorf("%s: policy %s version %s is already published with a different document (%s); publish a new version instead", file, name, version, pv.Digest))
+			return badInput(p.Doc.Errorf("metadata.version", "policy %s version %s is already published with a different document (%s); publish a new version instead", name, version, pv.Digest))
 		}
 		for _, pv := range pvs {
 			if semver.Compare("v"+pv.Version, "v"+version) > 0 {
-				return badInput(fmt.Errorf("%s: metadata.version: %s is lower than the published version %s of %s; versions are published in order", file, version, pv.Version, name))
+				return badInput(p.Doc.Errorf("metadata.version", "%s is lower than the published version %s of %s; versions are published in order", version, pv.Version, name))
 			}
 			if at.Before(pv.PublishedAt) {
-				return badInput(fmt.Errorf("%s: publication time %s is before the publication of %s %s (%s)", file, at.Format(time.RFC3339), name, pv.Version, pv.PublishedAt.Format(time.RFC3339)))
+				return badInput(fmt.Errorf("%s: --at: publication time %s is before the publication of %s %s (%s)", file, at.Format(time.RFC3339), name, pv.Version, pv.PublishedAt.Format(time.RFC3339)))
 			}
 		}
 		pv := PolicyVersion{Name: name, Version: version, Developer: p.Metadata.Developer, Digest: p.Digest, PublishedAt: at, Document: string(data)}
