@@ -63,6 +63,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"sort"
 	"strconv"
 	"strings"
@@ -274,7 +275,7 @@ func checkNumbers(v any) error {
 		if err != nil || math.IsInf(f, 0) {
 			return fmt.Errorf("number %s is out of float64 range", s)
 		}
-		if !strings.ContainsAny(s, ".eE") && math.Abs(f) > 1<<53 {
+		if n, ok := new(big.Int).SetString(s, 10); ok && n.CmpAbs(big.NewInt(1<<53)) > 0 {
 			return fmt.Errorf("integer %s cannot be represented exactly (predicate numbers are float64); encode it as a string", s)
 		}
 	}

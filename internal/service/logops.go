@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -166,8 +167,11 @@ func (s *Service) Verify(ctx context.Context) (*VerifyReport, error) {
 		hashes := make(chan sh, 4096)
 		hashErr := make(chan error, 1)
 		hctx, cancel := context.WithCancel(ctx)
-		defer cancel()
+		var wg sync.WaitGroup
+		defer func() { cancel(); wg.Wait() }()
+		wg.Add(1)
 		go func() {
+			defer wg.Done()
 			defer close(hashes)
 			hashErr <- s.Store.View(hctx, func(r2 store.Reader) error {
 				return r2.ScanHashes(hctx, func(id int64, h tlog.Hash) error {
@@ -226,7 +230,7 @@ func (s *Service) Verify(ctx context.Context) (*VerifyReport, error) {
 			return &VerifyError{Index: next, Msg: "record missing"}
 		}
 		if extra, ok := <-hashes; ok {
-			return &VerifyError{Index: -1, Msg: fmt.Sprintf("stored hash %d is beyond the tree of %d leaves", extra.id, n)}
+			return &VerifyError{Index: leafUnder(extra.id), Msg: fmt.Sprintf("stored hash %d is beyond the tree of %d leaves (a record is missing)", extra.id, n)}
 		}
 		if err := <-hashErr; err != nil {
 			return fmt.Errorf("reading stored hashes: %w", err)

@@ -290,18 +290,44 @@ func (r *reader) Scan(ctx context.Context, from, to int64, fn func(store.Record)
 
 func (r *reader) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
-	for i, id := range indexes {
-		var b []byte
-		if err := r.q.QueryRowContext(ctx, `SELECT hash FROM hashes WHERE id = ?`, id).Scan(&b); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
+	const chunk = 500
+	for lo := 0; lo < len(indexes); lo += chunk {
+		ids := indexes[lo:min(lo+chunk, len(indexes))]
+		args := make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
+		}
+		rows, err := r.q.QueryContext(ctx, `SELECT id, hash FROM hashes WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("stored hashes: %w", err)
+		}
+		got := make(map[int64]tlog.Hash, len(ids))
+		for rows.Next() {
+			var id int64
+			var b []byte
+			if err := rows.Scan(&id, &b); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("stored hashes: %w", err)
+			}
+			if len(b) != tlog.HashSize {
+				rows.Close()
+				return nil, fmt.Errorf("stored hash %d: %d bytes", id, len(b))
+			}
+			var h tlog.Hash
+			copy(h[:], b)
+			got[id] = h
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("stored hashes: %w", err)
+		}
+		for i, id := range ids {
+			h, ok := got[id]
+			if !ok {
 				return nil, fmt.Errorf("stored hash %d: %w", id, store.ErrNotFound)
 			}
-			return nil, fmt.Errorf("stored hash %d: %w", id, err)
+			out[lo+i] = h
 		}
-		if len(b) != tlog.HashSize {
-			return nil, fmt.Errorf("stored hash %d: %d bytes", id, len(b))
-		}
-		copy(out[i][:], b)
 	}
 	return out, nil
 }
