@@ -14,7 +14,7 @@ import (
 
 func (a *app) policyCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "policy", Short: "Check and publish scaling policies"}
-	cmd.AddCommand(a.policyCheckCmd(), a.policyPublishCmd())
+	cmd.AddCommand(a.policyCheckCmd(), a.policyPublishCmd(), a.policyLintCmd(), a.policyScoreCmd(), a.policyDiffCmd(), a.policyCompareCmd(), a.policySchemaCmd())
 	return cmd
 }
 
