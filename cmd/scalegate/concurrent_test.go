@@ -15,13 +15,13 @@ import (
 	"testing"
 )
 
-// runner runs one scalegate command line against a data directory and
+// cliRunner runs one scalegate command line against a data directory and
 // returns its exit code, stdout and stderr.
-type runner func(args ...string) (code int, stdout, stderr string)
+type cliRunner func(args ...string) (code int, stdout, stderr string)
 
 // inProcess runs commands by calling Run, each call opening its own store,
 // as separate processes would.
-func inProcess(data string) runner {
+func inProcess(data string) cliRunner {
 	return func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := Run(context.Background(), append([]string{"--data", data}, args...), &out, &errb)
@@ -30,7 +30,7 @@ func inProcess(data string) runner {
 }
 
 // subprocess runs commands with the scalegate binary at bin.
-func subprocess(t *testing.T, bin, data string) runner {
+func subprocess(t *testing.T, bin, data string) cliRunner {
 	return func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		cmd := exec.Command(bin, append([]string{"--data", data}, args...)...)
@@ -53,7 +53,7 @@ func subprocess(t *testing.T, bin, data string) runner {
 func repoFile(name string) string { return filepath.Join("..", "..", filepath.FromSlash(name)) }
 
 // mustRun runs a command that must exit with want.
-func mustRun(t *testing.T, run runner, want int, args ...string) string {
+func mustRun(t *testing.T, run cliRunner, want int, args ...string) string {
 	t.Helper()
 	code, out, errs := run(args...)
 	if code != want {
@@ -65,7 +65,7 @@ func mustRun(t *testing.T, run runner, want int, args ...string) string {
 var logVerifiedRE = regexp.MustCompile(`^log verified: (\d+) entries, `)
 
 // logSize runs `log verify`, which must pass, and returns the entry count.
-func logSize(t *testing.T, run runner) int64 {
+func logSize(t *testing.T, run cliRunner) int64 {
 	t.Helper()
 	out := mustRun(t, run, 0, "log", "verify")
 	m := logVerifiedRE.FindStringSubmatch(out)
@@ -101,7 +101,7 @@ type span struct{ first, last int64 }
 // import and decision that succeeded is in it, exactly once, at the log
 // indexes it reported: nothing lost, nothing duplicated, no index given
 // twice.
-func testConcurrentWrites(t *testing.T, run runner, workers, each int) {
+func testConcurrentWrites(t *testing.T, run cliRunner, workers, each int) {
 	dir := t.TempDir()
 	mustRun(t, run, 0, "policy", "publish", repoFile("policies/example.yaml"), "--at", "2026-01-01T00:00:00Z")
 	mustRun(t, run, 0, "import", repoFile("examples/demo/01-first-checkpoint.yaml"))
