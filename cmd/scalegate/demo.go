@@ -96,7 +96,8 @@ var demoSteps = []demoStep{
 }
 
 func (a *app) demoCmd() *cobra.Command {
-	var dir string
+	var dir, addr string
+	var serve bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Walk through the gate's main job on example files",
@@ -146,10 +147,15 @@ is given) so that you can read them and rerun each command.`,
 				}
 			}
 			fmt.Fprintf(a.stdout, "\nTo explore further: scalegate --data %s gate scale --model atlas --to 6.4e25 -o json\n", data)
+			if serve {
+				return a.serveDemo(cmd.Context(), data, addr)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "demo directory (default: a new temporary directory)")
+	cmd.Flags().BoolVar(&serve, "serve", false, "after the story, serve the dashboard and API on the demo data")
+	cmd.Flags().StringVar(&addr, "addr", "", "address for --serve (default $SCALEGATE_ADDR or "+defaultAddr+")")
 	return cmd
 }
 

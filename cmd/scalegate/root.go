@@ -129,7 +129,7 @@ input or usage; 3 internal error.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitBadInput, err: err}
 	})
-	root.AddCommand(a.policyCmd(), a.importCmd(), a.gateCmd(), a.logCmd(), a.verifyCmd(), a.attestCmd(), a.forecastCmd(), a.correlateCmd(), a.demoCmd(), a.showCmd())
+	root.AddCommand(a.policyCmd(), a.importCmd(), a.gateCmd(), a.logCmd(), a.verifyCmd(), a.attestCmd(), a.forecastCmd(), a.correlateCmd(), a.demoCmd(), a.showCmd(), a.serveCmd(), a.tokenCmd(), a.evalCmd(), a.auditCmd())
 	for _, c := range root.Commands() {
 		groupUsage(c)
 	}

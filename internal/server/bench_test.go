@@ -1,0 +1,248 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"scalegate.dev/scalegate/internal/evidence"
+	"scalegate.dev/scalegate/internal/service"
+	"scalegate.dev/scalegate/internal/yamlx"
+)
+
+// TestMain removes the data directories the benchmarks build once per
+// test binary.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, d := range benchDirs {
+		os.RemoveAll(d)
+	}
+	os.Exit(code)
+}
+
+var benchDirs []string
+
+// benchService opens a service on a new directory kept for the whole test
+// binary, with the bench policy published.
+func benchService(tb testing.TB) *service.Service {
+	tb.Helper()
+	dir, err := os.MkdirTemp("", "scalegate-server-bench-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	benchDirs = append(benchDirs, dir)
+	ctx := context.Background()
+	svc, err := service.Open(ctx, dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc.Now = func() time.Time { return time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC) }
+	pol, err := os.ReadFile("testdata/bench-policy.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := svc.PublishPolicy(ctx, "bench-policy.yaml", pol, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), "bench"); err != nil {
+		tb.Fatal(err)
+	}
+	return svc
+}
+
+// benchModel returns the Evidence of one model: nCkpt checkpoints of
+// growing compute, each with perCkpt results cycling through the 20
+// evaluations, every score below the warning levels.
+func benchModel(model string, nCkpt, perCkpt int) *evidence.File {
+	f := &evidence.File{APIVersion: "scalegate.dev/v1", Kind: "Evidence", Doc: &yamlx.Doc{File: model}}
+	f.Models = []evidence.Model{{ID: model, Developer: "Bench Lab", Policy: "bench-rsp"}}
+	start := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	compute := 1e23
+	for i := range nCkpt {
+		id := fmt.Sprintf("%s-c%04d", model, i)
+		at := start.Add(time.Duration(i) * time.Hour)
+		f.Checkpoints = append(f.Checkpoints, evidence.Checkpoint{ID: id, Model: model, EffectiveCompute: compute, At: at})
+		for j := range perCkpt {
+			elicit := "scaffolded"
+			if j%7 == 3 {
+				elicit = "none" // weaker than required: hollow on the chart
+			}
+			f.Results = append(f.Results, evidence.Result{
+				Checkpoint: id, Evaluation: fmt.Sprintf("e%02d", j%20+1),
+				Score: 0.1 + 0.6*float64(i)/float64(nCkpt) + float64((i*7+j*13)%10)/100, Elicitation: elicit, Samples: 500,
+				At: at.Add(30*time.Minute + time.Duration(j)*time.Second),
+			})
+		}
+		compute *= 1.02
+	}
+	return f
+}
+
+// gateBench is a store of 100 models × (10 checkpoints + 990 results):
+// 100,000 evidence records.
+var gateBench struct {
+	once sync.Once
+	svc  *service.Service
+	last float64 // the last checkpoint's compute (the same for every model)
+	err  error
+}
+
+const (
+	gateModels    = 100
+	gateCkpts     = 10
+	gatePerCkpt   = 99
+	gateEvidenceN = gateModels * gateCkpts * (1 + gatePerCkpt)
+)
+
+// BenchmarkGateHTTP measures POST /v1/gate/scale over HTTP on loopback
+// against SQLite holding 100,000 evidence records (100 models of 1,000
+// records; each decision reads one model's), with 1 client and with 32
+// concurrent clients. It reports decisions/s and the median and 99th
+// percentile latencies. Targets: ≥ 2,000 decisions/s, p99 ≤ 20 ms.
+func BenchmarkGateHTTP(b *testing.B) {
+	gateBench.once.Do(func() {
+		svc := benchService(b)
+		ctx := context.Background()
+		for m := range gateModels {
+			f := benchModel(fmt.Sprintf("m%03d", m), gateCkpts, gatePerCkpt)
+			gateBench.last = f.Checkpoints[len(f.Checkpoints)-1].EffectiveCompute
+			if _, err := svc.Import(ctx, []*evidence.File{f}, "bench"); err != nil {
+				gateBench.err = err
+				return
+			}
+		}
+		gateBench.svc = svc
+	})
+	if gateBench.err != nil {
+		b.Fatal(gateBench.err)
+	}
+	for _, clients := range []int{1, 32} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) { benchGate(b, clients) })
+	}
+}
+
+func benchGate(b *testing.B, clients int) {
+	f := newFixtureOn(b, gateBench.svc)
+	tr := &http.Transport{MaxIdleConns: 2 * clients, MaxIdleConnsPerHost: 2 * clients}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var mu sync.Mutex
+	var lat []time.Duration
+	var next, deny int
+	// Each client takes requests until b.N are done.
+	take := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		next++
+		return next <= b.N
+	}
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(c), 1))
+			var mine []time.Duration
+			denied := 0
+			for take() {
+				body := fmt.Sprintf(`{"model":"m%03d","toCompute":%g,"at":"2026-03-01T00:00:00Z"}`, rng.IntN(gateModels), gateBench.last*2)
+				req, _ := http.NewRequest("POST", f.ts.URL+"/v1/gate/scale", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+f.lab)
+				t0 := time.Now()
+				res, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				out, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				mine = append(mine, time.Since(t0))
+				if res.StatusCode != http.StatusOK {
+					b.Errorf("%d %s", res.StatusCode, out)
+					return
+				}
+				if !strings.Contains(string(out), `"verdict": "allow"`) {
+					denied++
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			deny += denied
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if deny > 0 {
+		b.Fatalf("%d of %d decisions were not allow", deny, len(lat))
+	}
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "decisions/s")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	}
+}
+
+var pageBench struct {
+	once sync.Once
+	svc  *service.Service
+	err  error
+}
+
+// BenchmarkModelPage measures the server time of the dashboard's model
+// page (and the JSON model view) for a model with 200 checkpoints × 20
+// evaluation results, handled in process (no network). "warm" is the
+// steady state, where the gate's reading of the model is cached until new
+// evidence arrives; "cold" recomputes it every time, forecasts included.
+// Target: ≤ 100 ms.
+func BenchmarkModelPage(b *testing.B) {
+	pageBench.once.Do(func() {
+		svc := benchService(b)
+		if _, err := svc.Import(context.Background(), []*evidence.File{benchModel("big", 200, 20)}, "bench"); err != nil {
+			pageBench.err = err
+			return
+		}
+		pageBench.svc = svc
+	})
+	if pageBench.err != nil {
+		b.Fatal(pageBench.err)
+	}
+	srv, err := New(pageBench.svc, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	get := func(b *testing.B, path string) {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusOK {
+			b.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+	for _, c := range []struct {
+		name, path string
+		cold       bool
+	}{
+		{"warm", "/models/big", false},
+		{"cold", "/models/big", true},
+		{"api-warm", "/v1/models/big", false},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			get(b, c.path)
+			for b.Loop() {
+				if c.cold {
+					srv.cache, srv.data = newLRU[*analysis](256), newLRU[*modelData](16)
+				}
+				get(b, c.path)
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/page")
+		})
+	}
+}
