@@ -118,6 +118,10 @@ type Decision struct {
 	Thresholds []ThresholdState `json:"thresholds"`
 	Reasons    []Reason         `json:"reasons"`
 	LogIndex   *int64           `json:"logIndex,omitempty"`
+	// EvidenceLogSize, set when the decision is recorded, is the size of
+	// the log prefix the decision was derived from: nothing about the
+	// model or its policy was recorded between it and LogIndex.
+	EvidenceLogSize *int64 `json:"evidenceLogSize,omitempty"`
 }
 
 // PolicyRef names the policy version in force.

@@ -13,10 +13,11 @@ import (
 
 var evidenceKinds = []string{store.KindCheckpoint, store.KindResult, store.KindSafeguard, store.KindDetermination, store.KindSafetyCase, store.KindEscape}
 
-// loadEvidence reads everything recorded about a model.
-func loadEvidence(ctx context.Context, r store.Reader, m evidence.Model) (gate.Evidence, error) {
+// loadEvidence reads everything recorded about a model from log index
+// from on.
+func loadEvidence(ctx context.Context, r store.Reader, m evidence.Model, from int64) (gate.Evidence, error) {
 	ev := gate.Evidence{Model: m}
-	recs, err := r.List(ctx, store.Query{Kinds: evidenceKinds, Model: m.ID, DataOnly: true})
+	recs, err := r.List(ctx, store.Query{Kinds: evidenceKinds, Model: m.ID, DataOnly: true, From: from})
 	if err != nil {
 		return ev, err
 	}
@@ -130,26 +131,50 @@ func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.D
 	default:
 		return nil, badInputf("unknown action %q", a.Kind)
 	}
-	// Read and decide in a snapshot, then append the decision only if the
-	// log has not grown since: every decision is derived from exactly the
-	// log prefix before it (its own index), so anyone holding the log can
-	// re-derive it. On a race the decision is made again; after a few
-	// tries it is made inside the write transaction.
-	decide := func(r store.Reader) (gate.Decision, string, error) {
+	// Read and decide in a snapshot of size N, then append the decision
+	// only if nothing the decision rests on was recorded since: no evidence
+	// for the model and no version of its policy at index N or later. The
+	// decision records N (evidenceLogSize): it is exactly what the first N
+	// entries of the log imply, so anyone holding the log can re-derive it.
+	// On a conflict the decision is made again; after a few tries it is
+	// made inside the write transaction.
+	type basis struct {
+		model, policy string
+		size          int64
+	}
+	decide := func(r store.Reader) (gate.Decision, basis, error) {
 		act := a
 		if act.Kind == gate.Deploy {
 			c, err := getCheckpoint(ctx, r, act.Checkpoint)
 			if err != nil {
-				return gate.Decision{}, "", err
+				return gate.Decision{}, basis{}, err
 			}
 			act.Model = c.Model
 		}
-		in, err := s.gateInput(ctx, r, act.Model, act.At)
+		size, err := r.Size(ctx)
 		if err != nil {
-			return gate.Decision{}, "", err
+			return gate.Decision{}, basis{}, err
+		}
+		in, err := s.gateInput(ctx, r, act.Model, act.At, size)
+		if err != nil {
+			return gate.Decision{}, basis{}, err
 		}
 		in.Action = act
-		return gate.Decide(in), act.Model, nil
+		d := gate.Decide(in)
+		d.EvidenceLogSize = &size
+		return d, basis{act.Model, in.Evidence.Model.Policy, size}, nil
+	}
+	changed := func(tx store.Tx, b basis) (bool, error) {
+		for _, q := range []store.Query{
+			{Kinds: evidenceKinds, Model: b.model, From: b.size, NoData: true, Limit: 1},
+			{Kinds: []string{store.KindPolicy}, Policy: b.policy, From: b.size, NoData: true, Limit: 1},
+		} {
+			recs, err := tx.List(ctx, q)
+			if err != nil || len(recs) > 0 {
+				return true, err
+			}
+		}
+		return false, nil
 	}
 	record := func(tx store.Tx, d *gate.Decision, model string) error {
 		rec, err := newRecord(store.KindDecision, "", model, "", by, a.At, d, nil)
@@ -163,31 +188,25 @@ func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.D
 		d.LogIndex = &idx
 		return s.signCheckpoint(ctx, tx)
 	}
-	errRetry := errors.New("log grew")
+	errRetry := errors.New("evidence changed")
 	for try := 0; try < 3; try++ {
 		var d gate.Decision
-		var model string
-		var size int64
+		var b basis
 		err := s.Store.View(ctx, func(r store.Reader) error {
 			var err error
-			if size, err = r.Size(ctx); err != nil {
-				return err
-			}
-			d, model, err = decide(r)
+			d, b, err = decide(r)
 			return err
 		})
 		if err != nil {
 			return nil, err
 		}
 		err = s.Store.Update(ctx, func(tx store.Tx) error {
-			n, err := tx.Size(ctx)
-			if err != nil {
+			if c, err := changed(tx, b); err != nil {
 				return err
-			}
-			if n != size {
+			} else if c {
 				return errRetry
 			}
-			return record(tx, &d, model)
+			return record(tx, &d, b.model)
 		})
 		if errors.Is(err, errRetry) {
 			continue
@@ -199,12 +218,12 @@ func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.D
 	}
 	var d gate.Decision
 	err := s.Store.Update(ctx, func(tx store.Tx) error {
-		var model string
+		var b basis
 		var err error
-		if d, model, err = decide(tx); err != nil {
+		if d, b, err = decide(tx); err != nil {
 			return err
 		}
-		return record(tx, &d, model)
+		return record(tx, &d, b.model)
 	})
 	if err != nil {
 		return nil, err

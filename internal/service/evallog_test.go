@@ -166,7 +166,7 @@ func (e *elEnv) stored() []evidence.Result {
 	e.t.Helper()
 	var out []evidence.Result
 	err := e.s.Store.View(e.ctx, func(r store.Reader) error {
-		ev, err := loadEvidence(e.ctx, r, evidence.Model{ID: "m", Policy: "evallog-test"})
+		ev, err := loadEvidence(e.ctx, r, evidence.Model{ID: "m", Policy: "evallog-test"}, 0)
 		for _, x := range ev.Results {
 			x.Meta = evidence.Meta{}
 			out = append(out, x)
@@ -810,7 +810,7 @@ func TestShowCheckpointAgreesWithGate(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		ev, err = loadEvidence(e.ctx, r, m)
+		ev, err = loadEvidence(e.ctx, r, m, 0)
 		return err
 	}); err != nil {
 		t.Fatal(err)

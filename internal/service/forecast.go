@@ -12,7 +12,9 @@ import (
 )
 
 // gateInput loads what the gate reads about a model.
-func (s *Service) gateInput(ctx context.Context, r store.Reader, model string, at time.Time) (gate.Input, error) {
+// gateInput loads what the gate reads about a model, in a snapshot whose
+// log size is size (the evidence comes through the cache).
+func (s *Service) gateInput(ctx context.Context, r store.Reader, model string, at time.Time, size int64) (gate.Input, error) {
 	m, err := getModel(ctx, r, model)
 	if err != nil {
 		return gate.Input{}, err
@@ -21,7 +23,7 @@ func (s *Service) gateInput(ctx context.Context, r store.Reader, model string, a
 	if err != nil {
 		return gate.Input{}, err
 	}
-	ev, err := loadEvidence(ctx, r, m)
+	ev, err := s.evidenceAt(ctx, r, m, size)
 	if err != nil {
 		return gate.Input{}, err
 	}
@@ -40,7 +42,11 @@ func (s *Service) Forecast(ctx context.Context, model string, at time.Time, conf
 	}
 	var out []gate.ThresholdForecast
 	err := s.Store.View(ctx, func(r store.Reader) error {
-		in, err := s.gateInput(ctx, r, model, at)
+		size, err := r.Size(ctx)
+		if err != nil {
+			return err
+		}
+		in, err := s.gateInput(ctx, r, model, at, size)
 		if err != nil {
 			return err
 		}
@@ -88,7 +94,11 @@ func (s *Service) Correlate(ctx context.Context, models []string, at time.Time, 
 		}
 		n := 0
 		for _, m := range models {
-			in, err := s.gateInput(ctx, r, m, at)
+			size, err := r.Size(ctx)
+			if err != nil {
+				return err
+			}
+			in, err := s.gateInput(ctx, r, m, at, size)
 			if err != nil {
 				return err
 			}

@@ -67,6 +67,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	policies map[string]*policy.Policy // by digest
+	evCache  evidenceCache
 }
 
 // DataFile is the database file inside a data directory.

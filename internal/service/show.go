@@ -78,7 +78,7 @@ func (s *Service) ShowCheckpoint(ctx context.Context, id string, at time.Time) (
 		if err != nil {
 			return err
 		}
-		ev, err := loadEvidence(ctx, r, m)
+		ev, err := loadEvidence(ctx, r, m, 0)
 		if err != nil {
 			return err
 		}

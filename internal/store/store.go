@@ -71,6 +71,8 @@ type Query struct {
 	DataOnly bool
 	// NoData leaves Data out (nil).
 	NoData bool
+	// From, when positive, selects records with Index >= From only.
+	From int64
 }
 
 // Checkpoint is a signed log checkpoint as stored.

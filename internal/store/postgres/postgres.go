@@ -234,6 +234,9 @@ func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error
 			where = append(where, f.col+" = "+arg(f.v))
 		}
 	}
+	if q.From > 0 {
+		where = append(where, "idx >= "+arg(q.From))
+	}
 	cols := listCols
 	if q.NoData {
 		cols = `idx, kind, key, model, policy, at`

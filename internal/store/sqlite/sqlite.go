@@ -212,6 +212,10 @@ func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error
 			args = append(args, f.v)
 		}
 	}
+	if q.From > 0 {
+		where = append(where, "idx >= ?")
+		args = append(args, q.From)
+	}
 	cols := listCols
 	switch {
 	case q.DataOnly:
@@ -450,7 +454,7 @@ func (w *writer) Append(ctx context.Context, recs []store.Record) (int64, error)
 		}
 		w.size, w.sizeKnown = n, true
 	}
-	if w.insRec == nil {
+	if w.insRec == nil && len(recs) >= insertChunk {
 		var err error
 		if w.insRec, err = w.tx.PrepareContext(ctx, `INSERT INTO records (`+recordCols+`) VALUES `+valuesList(insertChunk, 8)); err != nil {
 			return 0, fmt.Errorf("prepare: %w", err)
@@ -498,7 +502,7 @@ func (w *writer) Append(ctx context.Context, recs []store.Record) (int64, error)
 // execChunk runs a multi-row insert: the prepared full-chunk statement, or
 // a one-off statement for a shorter last chunk.
 func (w *writer) execChunk(ctx context.Context, full *sql.Stmt, table string, rows, cols int, args []any) error {
-	if rows == insertChunk {
+	if rows == insertChunk && full != nil {
 		_, err := full.ExecContext(ctx, args...)
 		return err
 	}

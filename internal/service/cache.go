@@ -1,0 +1,81 @@
+package service
+
+import (
+	"context"
+	"sync"
+
+	"scalegate.dev/scalegate/internal/evidence"
+	"scalegate.dev/scalegate/internal/gate"
+	"scalegate.dev/scalegate/internal/store"
+)
+
+// evidenceCache keeps each model's decoded evidence with the log size it
+// was read at. The log is append-only, so the evidence of a model as of a
+// larger log size is the cached evidence plus the model's records from the
+// cached size on: a cache entry is extended, never invalidated, and a
+// long-running server reads only what is new.
+type evidenceCache struct {
+	mu sync.Mutex
+	m  map[string]*cachedEvidence
+}
+
+type cachedEvidence struct {
+	next int64 // the log size the evidence was read at
+	ev   gate.Evidence
+}
+
+// maxCachedModels bounds the cache; past it, the cache starts afresh.
+const maxCachedModels = 1024
+
+// evidenceAt returns the model's evidence in the reader's snapshot, whose
+// log size is size.
+func (s *Service) evidenceAt(ctx context.Context, r store.Reader, m evidence.Model, size int64) (gate.Evidence, error) {
+	s.evCache.mu.Lock()
+	c := s.evCache.m[m.ID]
+	s.evCache.mu.Unlock()
+	if c == nil || c.next > size {
+		ev, err := loadEvidence(ctx, r, m, 0)
+		if err == nil {
+			s.remember(m.ID, size, ev)
+		}
+		return ev, err
+	}
+	if c.next == size {
+		return c.ev, nil
+	}
+	more, err := loadEvidence(ctx, r, m, c.next)
+	if err != nil {
+		return gate.Evidence{}, err
+	}
+	// Copy on extend: the cached slices may be read concurrently.
+	ev := gate.Evidence{
+		Model:          m,
+		Checkpoints:    concat(c.ev.Checkpoints, more.Checkpoints),
+		Results:        concat(c.ev.Results, more.Results),
+		Safeguards:     concat(c.ev.Safeguards, more.Safeguards),
+		Determinations: concat(c.ev.Determinations, more.Determinations),
+		SafetyCases:    concat(c.ev.SafetyCases, more.SafetyCases),
+		Escapes:        concat(c.ev.Escapes, more.Escapes),
+	}
+	s.remember(m.ID, size, ev)
+	return ev, nil
+}
+
+func (s *Service) remember(model string, size int64, ev gate.Evidence) {
+	s.evCache.mu.Lock()
+	defer s.evCache.mu.Unlock()
+	if s.evCache.m == nil || len(s.evCache.m) >= maxCachedModels {
+		s.evCache.m = map[string]*cachedEvidence{}
+	}
+	if old := s.evCache.m[model]; old == nil || old.next < size {
+		s.evCache.m[model] = &cachedEvidence{next: size, ev: ev}
+	}
+}
+
+func concat[T any](a, b []T) []T {
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]T, 0, len(a)+len(b))
+	return append(append(out, a...), b...)
+}
