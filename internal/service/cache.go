@@ -28,24 +28,28 @@ type cachedEvidence struct {
 const maxCachedModels = 1024
 
 // evidenceAt returns the model's evidence in the reader's snapshot, whose
-// log size is size.
-func (s *Service) evidenceAt(ctx context.Context, r store.Reader, m evidence.Model, size int64) (gate.Evidence, error) {
+// log size is size, and an evidence snapshot worth storing (or nil).
+func (s *Service) evidenceAt(ctx context.Context, r store.Reader, m evidence.Model, size int64) (gate.Evidence, []byte, error) {
 	s.evCache.mu.Lock()
 	c := s.evCache.m[m.ID]
 	s.evCache.mu.Unlock()
 	if c == nil || c.next > size {
-		ev, err := loadEvidence(ctx, r, m, 0)
+		recs, snap, err := evidenceRecords(ctx, r, m.ID, size)
+		if err != nil {
+			return gate.Evidence{}, nil, err
+		}
+		ev, err := decodeEvidence(m, recs)
 		if err == nil {
 			s.remember(m.ID, size, ev)
 		}
-		return ev, err
+		return ev, snap, err
 	}
 	if c.next == size {
-		return c.ev, nil
+		return c.ev, nil, nil
 	}
 	more, err := loadEvidence(ctx, r, m, c.next)
 	if err != nil {
-		return gate.Evidence{}, err
+		return gate.Evidence{}, nil, err
 	}
 	// Copy on extend: the cached slices may be read concurrently.
 	ev := gate.Evidence{
@@ -58,7 +62,7 @@ func (s *Service) evidenceAt(ctx context.Context, r store.Reader, m evidence.Mod
 		Escapes:        concat(c.ev.Escapes, more.Escapes),
 	}
 	s.remember(m.ID, size, ev)
-	return ev, nil
+	return ev, nil, nil
 }
 
 func (s *Service) remember(model string, size int64, ev gate.Evidence) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 
+	gojson "github.com/goccy/go-json"
+
 	"scalegate.dev/scalegate/internal/evidence"
 	"scalegate.dev/scalegate/internal/gate"
 	"scalegate.dev/scalegate/internal/store"
@@ -16,56 +18,48 @@ var evidenceKinds = []string{store.KindCheckpoint, store.KindResult, store.KindS
 // loadEvidence reads everything recorded about a model from log index
 // from on.
 func loadEvidence(ctx context.Context, r store.Reader, m evidence.Model, from int64) (gate.Evidence, error) {
-	ev := gate.Evidence{Model: m}
 	recs, err := r.List(ctx, store.Query{Kinds: evidenceKinds, Model: m.ID, DataOnly: true, From: from})
 	if err != nil {
-		return ev, err
+		return gate.Evidence{Model: m}, err
 	}
+	return decodeEvidence(m, recs)
+}
+
+// decodeEvidence decodes stored evidence records.
+func decodeEvidence(m evidence.Model, recs []store.Record) (gate.Evidence, error) {
+	ev := gate.Evidence{Model: m}
+	var err error
 	for _, rec := range recs {
-		var env Envelope
-		var err error
 		meta := evidence.Meta{Seq: rec.Index}
-		setMeta := func(env Envelope) {
-			meta.RecordedBy = env.By
-			if env.Signature != nil {
-				meta.SignedBy = env.Signature.Attester
-			}
-		}
 		switch rec.Kind {
 		case store.KindCheckpoint:
-			var c evidence.Checkpoint
-			env, err = decodeEnvelope(rec, &c)
-			setMeta(env)
-			c.Meta = meta
-			ev.Checkpoints = append(ev.Checkpoints, c)
+			var x evidence.Checkpoint
+			err = decodeTyped(rec, &x, &meta)
+			x.Meta = meta
+			ev.Checkpoints = append(ev.Checkpoints, x)
 		case store.KindResult:
 			var x evidence.Result
-			env, err = decodeEnvelope(rec, &x)
-			setMeta(env)
+			err = decodeTyped(rec, &x, &meta)
 			x.Meta = meta
 			ev.Results = append(ev.Results, x)
 		case store.KindSafeguard:
 			var x evidence.SafeguardStatus
-			env, err = decodeEnvelope(rec, &x)
-			setMeta(env)
+			err = decodeTyped(rec, &x, &meta)
 			x.Meta = meta
 			ev.Safeguards = append(ev.Safeguards, x)
 		case store.KindDetermination:
 			var x evidence.Determination
-			env, err = decodeEnvelope(rec, &x)
-			setMeta(env)
+			err = decodeTyped(rec, &x, &meta)
 			x.Meta = meta
 			ev.Determinations = append(ev.Determinations, x)
 		case store.KindSafetyCase:
 			var x evidence.SafetyCase
-			env, err = decodeEnvelope(rec, &x)
-			setMeta(env)
+			err = decodeTyped(rec, &x, &meta)
 			x.Meta = meta
 			ev.SafetyCases = append(ev.SafetyCases, x)
 		case store.KindEscape:
 			var x evidence.Escape
-			env, err = decodeEnvelope(rec, &x)
-			setMeta(env)
+			err = decodeTyped(rec, &x, &meta)
 			x.Meta = meta
 			ev.Escapes = append(ev.Escapes, x)
 		}
@@ -74,6 +68,26 @@ func loadEvidence(ctx context.Context, r store.Reader, m evidence.Model, from in
 		}
 	}
 	return ev, nil
+}
+
+// decodeTyped decodes a stored envelope whose record is of type T (a
+// concrete type decodes faster than through an interface) and fills in who
+// recorded and who signed it.
+func decodeTyped[T any](rec store.Record, x *T, meta *evidence.Meta) error {
+	var env struct {
+		By        string     `json:"by"`
+		Record    *T         `json:"record"`
+		Signature *Signature `json:"signature"`
+	}
+	env.Record = x
+	if err := gojson.Unmarshal(rec.Data, &env); err != nil {
+		return fmt.Errorf("record %d: %w", rec.Index, err)
+	}
+	meta.RecordedBy = env.By
+	if env.Signature != nil {
+		meta.SignedBy = env.Signature.Attester
+	}
+	return nil
 }
 
 func getModel(ctx context.Context, r store.Reader, id string) (evidence.Model, error) {
@@ -141,6 +155,7 @@ func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.D
 	type basis struct {
 		model, policy string
 		size          int64
+		snapshot      []byte // an evidence snapshot worth storing
 	}
 	decide := func(r store.Reader) (gate.Decision, basis, error) {
 		act := a
@@ -155,14 +170,14 @@ func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.D
 		if err != nil {
 			return gate.Decision{}, basis{}, err
 		}
-		in, err := s.gateInput(ctx, r, act.Model, act.At, size)
+		in, snap, err := s.gateInputSnap(ctx, r, act.Model, act.At, size)
 		if err != nil {
 			return gate.Decision{}, basis{}, err
 		}
 		in.Action = act
 		d := gate.Decide(in)
 		d.EvidenceLogSize = &size
-		return d, basis{act.Model, in.Evidence.Model.Policy, size}, nil
+		return d, basis{act.Model, in.Evidence.Model.Policy, size, snap}, nil
 	}
 	changed := func(tx store.Tx, b basis) (bool, error) {
 		for _, q := range []store.Query{
@@ -176,7 +191,13 @@ func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.D
 		}
 		return false, nil
 	}
-	record := func(tx store.Tx, d *gate.Decision, model string) error {
+	record := func(tx store.Tx, d *gate.Decision, b basis) error {
+		model := b.model
+		if b.snapshot != nil {
+			if err := tx.PutCached(ctx, snapshotKey(model), b.snapshot); err != nil {
+				return err
+			}
+		}
 		rec, err := newRecord(store.KindDecision, "", model, "", by, a.At, d, nil)
 		if err != nil {
 			return err
@@ -206,7 +227,7 @@ func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.D
 			} else if c {
 				return errRetry
 			}
-			return record(tx, &d, b.model)
+			return record(tx, &d, b)
 		})
 		if errors.Is(err, errRetry) {
 			continue
@@ -223,7 +244,7 @@ func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.D
 		if d, b, err = decide(tx); err != nil {
 			return err
 		}
-		return record(tx, &d, b.model)
+		return record(tx, &d, b)
 	})
 	if err != nil {
 		return nil, err

@@ -15,19 +15,26 @@ import (
 // gateInput loads what the gate reads about a model, in a snapshot whose
 // log size is size (the evidence comes through the cache).
 func (s *Service) gateInput(ctx context.Context, r store.Reader, model string, at time.Time, size int64) (gate.Input, error) {
+	in, _, err := s.gateInputSnap(ctx, r, model, at, size)
+	return in, err
+}
+
+// gateInputSnap is gateInput that also returns an evidence snapshot worth
+// storing, if any.
+func (s *Service) gateInputSnap(ctx context.Context, r store.Reader, model string, at time.Time, size int64) (gate.Input, []byte, error) {
 	m, err := getModel(ctx, r, model)
 	if err != nil {
-		return gate.Input{}, err
+		return gate.Input{}, nil, err
 	}
 	versions, _, err := s.versions(ctx, r, m.Policy)
 	if err != nil {
-		return gate.Input{}, err
+		return gate.Input{}, nil, err
 	}
-	ev, err := s.evidenceAt(ctx, r, m, size)
+	ev, snap, err := s.evidenceAt(ctx, r, m, size)
 	if err != nil {
-		return gate.Input{}, err
+		return gate.Input{}, nil, err
 	}
-	return gate.Input{Versions: versions, Evidence: ev, Action: gate.Action{Kind: gate.Scale, Model: model, At: at}}, nil
+	return gate.Input{Versions: versions, Evidence: ev, Action: gate.Action{Kind: gate.Scale, Model: model, At: at}}, snap, nil
 }
 
 // Forecast forecasts when each threshold of the model's policy in force

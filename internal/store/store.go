@@ -109,6 +109,12 @@ type Reader interface {
 	Checkpoints(ctx context.Context) ([]Checkpoint, error)
 	// Meta returns a configuration value, or ErrNotFound.
 	Meta(ctx context.Context, key string) (string, error)
+	// Cached returns derived data stored under key, or ErrNotFound. Cached
+	// data is never authoritative: it is rebuilt from records and checked
+	// against them.
+	Cached(ctx context.Context, key string) ([]byte, error)
+	// CachedKeys returns every key with cached data.
+	CachedKeys(ctx context.Context) ([]string, error)
 }
 
 // Tx is a read-write transaction.
@@ -125,6 +131,8 @@ type Tx interface {
 	AddCosignature(ctx context.Context, size int64, line []byte) error
 	// SetMeta sets a configuration value.
 	SetMeta(ctx context.Context, key, value string) error
+	// PutCached stores (or replaces) derived data under key.
+	PutCached(ctx context.Context, key string, data []byte) error
 }
 
 // Store is a backend.

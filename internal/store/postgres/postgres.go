@@ -426,6 +426,35 @@ func (r *reader) Meta(ctx context.Context, key string) (string, error) {
 	return v, nil
 }
 
+func (r *reader) Cached(ctx context.Context, key string) ([]byte, error) {
+	var b []byte
+	err := r.q.QueryRow(ctx, `SELECT data FROM cache WHERE key = $1`, key).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("cache %q: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cache %q: %w", key, err)
+	}
+	return b, nil
+}
+
+func (r *reader) CachedKeys(ctx context.Context) ([]string, error) {
+	rows, err := r.q.Query(ctx, `SELECT key FROM cache ORDER BY key`)
+	if err != nil {
+		return nil, fmt.Errorf("cache keys: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("cache keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
 type writer struct {
 	reader
 	tx        pgx.Tx
@@ -522,6 +551,13 @@ func (w *writer) PutCheckpoint(ctx context.Context, c store.Checkpoint) error {
 func (w *writer) AddCosignature(ctx context.Context, size int64, line []byte) error {
 	if _, err := w.tx.Exec(ctx, `INSERT INTO cosignatures (size, line) VALUES ($1, $2) ON CONFLICT DO NOTHING`, size, line); err != nil {
 		return fmt.Errorf("store cosignature: %w", err)
+	}
+	return nil
+}
+
+func (w *writer) PutCached(ctx context.Context, key string, data []byte) error {
+	if _, err := w.tx.Exec(ctx, `INSERT INTO cache (key, data) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET data = excluded.data`, key, data); err != nil {
+		return fmt.Errorf("cache %q: %w", key, err)
 	}
 	return nil
 }

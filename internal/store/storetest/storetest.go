@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"TreeHashes", testTreeHashes},
 		{"Checkpoints", testCheckpoints},
 		{"Meta", testMeta},
+		{"Cache", testCache},
 		{"ConcurrentWriters", testConcurrentWriters},
 	}
 	for _, tc := range tests {
@@ -402,6 +403,51 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 		}
 		if want := tlog.StoredHashCount(writers * each); hashes != want {
 			return fmt.Errorf("stored hashes = %d, want %d", hashes, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testCache(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	err := s.View(ctx, func(r store.Reader) error {
+		if _, err := r.Cached(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("Cached(k) on empty store: err = %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte{0, 1, 2, 255}, 1<<18)
+	for _, v := range [][]byte{[]byte("one"), big} {
+		if err := s.Update(ctx, func(tx store.Tx) error { return tx.PutCached(ctx, "k", v) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	boom := errors.New("boom")
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.PutCached(ctx, "k", []byte("rolled back")); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("Update = %v, want boom", err)
+	}
+	err = s.View(ctx, func(r store.Reader) error {
+		got, err := r.Cached(ctx, "k")
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, big) {
+			return fmt.Errorf("Cached(k) = %d bytes, want the last committed value (%d bytes)", len(got), len(big))
+		}
+		keys, err := r.CachedKeys(ctx)
+		if err != nil || len(keys) != 1 || keys[0] != "k" {
+			return fmt.Errorf("CachedKeys = %v, %v; want [k]", keys, err)
 		}
 		return nil
 	})
