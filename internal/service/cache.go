@@ -34,11 +34,7 @@ func (s *Service) evidenceAt(ctx context.Context, r store.Reader, m evidence.Mod
 	c := s.evCache.m[m.ID]
 	s.evCache.mu.Unlock()
 	if c == nil || c.next > size {
-		recs, snap, err := evidenceRecords(ctx, r, m.ID, size)
-		if err != nil {
-			return gate.Evidence{}, nil, err
-		}
-		ev, err := decodeEvidence(m, recs)
+		ev, snap, err := s.evidenceFromSnapshot(ctx, r, m, size)
 		if err == nil {
 			s.remember(m.ID, size, ev)
 		}

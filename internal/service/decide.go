@@ -194,9 +194,9 @@ func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.D
 	record := func(tx store.Tx, d *gate.Decision, b basis) error {
 		model := b.model
 		if b.snapshot != nil {
-			if err := tx.PutCached(ctx, snapshotKey(model), b.snapshot); err != nil {
-				return err
-			}
+			// Best effort: a snapshot only saves reading; a failure to
+			// store one never fails a decision.
+			_ = s.writeSnapshot(ctx, tx, model, b.snapshot)
 		}
 		rec, err := newRecord(store.KindDecision, "", model, "", by, a.At, d, nil)
 		if err != nil {

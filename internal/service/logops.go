@@ -250,7 +250,7 @@ func (s *Service) Verify(ctx context.Context) (*VerifyReport, error) {
 				return &VerifyError{Index: -1, Msg: fmt.Sprintf("checkpoint of size %d: root hash does not match the recomputed tree", c.Size)}
 			}
 		}
-		if err := checkSnapshots(ctx, r); err != nil {
+		if err := s.checkSnapshots(ctx, r); err != nil {
 			return err
 		}
 		rep.Size, rep.Root, rep.Checkpoints = n, b.Root(), len(cps)

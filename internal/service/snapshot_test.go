@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"scalegate.dev/scalegate/internal/evidence"
 	"scalegate.dev/scalegate/internal/gate"
 	"scalegate.dev/scalegate/internal/store"
 )
@@ -84,7 +87,7 @@ func TestEvidenceSnapshots(t *testing.T) {
 	// viaNewService decides with a new Service over the same store, as a
 	// new CLI process would (stored snapshot, empty memory cache).
 	viaNewService := func() (string, *gate.Decision) {
-		s2 := &Service{Store: s.Store, Key: s.Key, Now: time.Now, policies: s.policies}
+		s2 := &Service{Store: s.Store, Key: s.Key, Dir: s.Dir, Now: time.Now, policies: s.policies}
 		d, err := s2.Decide(ctx, action, "test")
 		if err != nil {
 			t.Fatal(err)
@@ -95,9 +98,9 @@ func TestEvidenceSnapshots(t *testing.T) {
 	snapSize := func() int64 {
 		var size int64 = -1
 		s.Store.View(ctx, func(r store.Reader) error {
-			b, err := r.Cached(ctx, snapshotKey("big"))
-			if err == nil {
-				size, _, _ = decodeSnapshot(b)
+			b, err := s.readSnapshot(ctx, r, "big")
+			if err == nil && b != nil {
+				size, _, _, _ = decodeSnapshot(evidence.Model{ID: "big"}, b)
 			}
 			return nil
 		})
@@ -139,36 +142,87 @@ func TestEvidenceSnapshots(t *testing.T) {
 	if _, err := s.Verify(ctx); err != nil {
 		t.Fatalf("Verify with snapshots: %v", err)
 	}
-	// A snapshot that drops a record is caught by verify.
-	err = s.Store.Update(ctx, func(tx store.Tx) error {
-		b, err := tx.Cached(ctx, snapshotKey("big"))
-		if err != nil {
-			return err
-		}
-		size, recs, err := decodeSnapshot(b)
-		if err != nil {
-			return err
-		}
-		return tx.PutCached(ctx, snapshotKey("big"), encodeSnapshot(size, append(recs[:5:5], recs[6:]...)))
-	})
+	// A snapshot that drops a record is caught by verify, and one naming
+	// another log's root is not used.
+	b, err := os.ReadFile(s.snapshotPath("big"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	size, root, ev, err := decodeSnapshot(evidence.Model{ID: "big"}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := ev
+	dropped.Results = append(ev.Results[:5:5], ev.Results[6:]...)
+	doctored := encodeSnapshot(size, root, dropped)
+	if err := os.WriteFile(s.snapshotPath("big"), doctored, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Verify(ctx); err == nil || !strings.Contains(err.Error(), "snapshot") {
 		t.Fatalf("Verify with a doctored snapshot: err = %v, want a snapshot mismatch", err)
 	}
+	var other [32]byte
+	other[0] = 1
+	if err := os.WriteFile(s.snapshotPath("big"), encodeSnapshot(size, other, dropped), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = viaNewService()
+	if want := fresh(); got != want {
+		t.Fatalf("with a snapshot of another log:\n got %s\nwant %s", got, want)
+	}
+}
+
+// sampleEvidence has every kind of record with every field set.
+func sampleEvidence(r *rand.Rand) gate.Evidence {
+	at := func() time.Time { return time.Unix(1.7e9+r.Int64N(1e8), r.Int64N(1e9)).UTC() }
+	str := func() string { return fmt.Sprint("x", r.IntN(1000)) }
+	meta := func() evidence.Meta {
+		return evidence.Meta{Seq: r.Int64N(1e6), RecordedBy: str(), SignedBy: str()}
+	}
+	ev := gate.Evidence{Model: evidence.Model{ID: "m", Policy: "p"}}
+	for i := 0; i < r.IntN(5); i++ {
+		ev.Checkpoints = append(ev.Checkpoints, evidence.Checkpoint{ID: str(), Model: str(), EffectiveCompute: r.Float64() * 1e26, At: at(), Meta: meta()})
+		res := evidence.Result{Checkpoint: str(), Evaluation: str(), Score: r.Float64(), Elicitation: str(), Samples: r.Int64N(1e4), At: at(), Incomplete: r.IntN(2) == 0, Confidential: r.IntN(2) == 0, Meta: meta()}
+		if r.IntN(2) == 0 {
+			v := r.Float64()
+			res.Stderr = &v
+			res.Source = &evidence.Source{Format: str(), File: str(), Digest: str(), Task: str(), TaskVersion: str(), Scorer: str(), Metric: str(), LogModel: str()}
+		}
+		ev.Results = append(ev.Results, res)
+		ev.Safeguards = append(ev.Safeguards, evidence.SafeguardStatus{Safeguard: str(), Model: str(), Status: str(), By: str(), At: at(), Note: str(), Confidential: true, Meta: meta()})
+		ev.Determinations = append(ev.Determinations, evidence.Determination{Checkpoint: str(), Threshold: str(), Crossed: r.IntN(2) == 0, By: str(), Rationale: str(), At: at(), Meta: meta()})
+		ev.SafetyCases = append(ev.SafetyCases, evidence.SafetyCase{ID: str(), Model: str(), CoversCompute: r.Float64() * 1e27, ApprovedBy: str(), At: at(), Summary: str(), Meta: meta()})
+		ev.Escapes = append(ev.Escapes, evidence.Escape{Model: str(), By: str(), Rationale: str(), At: at(), Meta: meta()})
+	}
+	return ev
+}
+
+func TestEvidenceCodecRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 500; i++ {
+		ev := sampleEvidence(r)
+		got, err := decodeEvidenceBinary(ev.Model, encodeEvidence(ev))
+		if err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		if !reflect.DeepEqual(normalized(got), normalized(ev)) {
+			t.Fatalf("round trip differs:\n got %+v\nwant %+v", got, ev)
+		}
+	}
 }
 
 func FuzzDecodeSnapshot(f *testing.F) {
-	f.Add(encodeSnapshot(3, []store.Record{{Index: 1, Kind: "result", Data: []byte(`{"kind":"result"}`)}}))
+	f.Add(encodeSnapshot(3, [32]byte{7}, sampleEvidence(rand.New(rand.NewPCG(3, 4)))))
 	f.Add([]byte(snapshotMagic))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		size, recs, err := decodeSnapshot(b)
+		size, root, ev, err := decodeSnapshot(evidence.Model{ID: "m"}, b)
 		if err != nil {
 			return
 		}
-		if again := encodeSnapshot(size, recs); string(again) != string(b) {
-			t.Fatalf("decode/encode round trip differs")
+		// Whatever decodes re-encodes to a snapshot that decodes the same.
+		_, _, again, err := decodeSnapshot(evidence.Model{ID: "m"}, encodeSnapshot(size, root, ev))
+		if err != nil || !reflect.DeepEqual(normalized(again), normalized(ev)) {
+			t.Fatalf("re-encoding changes the snapshot: %v", err)
 		}
 	})
 }
