@@ -159,18 +159,7 @@ func (a *app) auditRerun(ctx context.Context, cmd *cobra.Command, f *auditFlags)
 	if f.retries == 0 {
 		opt.Retries = -1
 	}
-	if f.apiKeyEnv != "" {
-		opt.APIKey = os.Getenv(f.apiKeyEnv)
-		if opt.APIKey == "" {
-			fmt.Fprintf(a.stderr, "warning: $%s is not set; sending requests without an API key\n", f.apiKeyEnv)
-		}
-	}
-	if f.graderKeyEnv != "" {
-		opt.GraderAPIKey = os.Getenv(f.graderKeyEnv)
-	}
-	if runner.IsTerminal(a.stderr) {
-		opt.Progress = a.stderr
-	}
+	opt.APIKey, opt.GraderAPIKey, opt.Progress = a.endpointSetup(f.apiKeyEnv, f.graderKeyEnv)
 	abandon, stop := a.interrupts(ctx)
 	defer stop()
 	opt.Abandon = abandon

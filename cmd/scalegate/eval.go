@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -198,18 +199,7 @@ func (a *app) evalRun(ctx context.Context, cmd *cobra.Command, f *evalFlags) err
 	if f.retries == 0 {
 		opt.Retries = -1
 	}
-	if f.apiKeyEnv != "" {
-		opt.APIKey = os.Getenv(f.apiKeyEnv)
-		if opt.APIKey == "" {
-			fmt.Fprintf(a.stderr, "warning: $%s is not set; sending requests without an API key\n", f.apiKeyEnv)
-		}
-	}
-	if f.graderKeyEnv != "" {
-		opt.GraderAPIKey = os.Getenv(f.graderKeyEnv)
-	}
-	if runner.IsTerminal(a.stderr) {
-		opt.Progress = a.stderr
-	}
+	opt.APIKey, opt.GraderAPIKey, opt.Progress = a.endpointSetup(f.apiKeyEnv, f.graderKeyEnv)
 	abandon, stop := a.interrupts(ctx)
 	defer stop()
 	opt.Abandon = abandon
@@ -359,4 +349,23 @@ func firstOf(ss ...string) string {
 		}
 	}
 	return ""
+}
+
+// endpointSetup reads the API keys named by environment variables (warning
+// when the model's is unset) and returns stderr as the progress writer when
+// it is a terminal; shared by eval run and audit rerun.
+func (a *app) endpointSetup(keyEnv, graderKeyEnv string) (key, graderKey string, progress io.Writer) {
+	if keyEnv != "" {
+		key = os.Getenv(keyEnv)
+		if key == "" {
+			fmt.Fprintf(a.stderr, "warning: $%s is not set; sending requests without an API key\n", keyEnv)
+		}
+	}
+	if graderKeyEnv != "" {
+		graderKey = os.Getenv(graderKeyEnv)
+	}
+	if runner.IsTerminal(a.stderr) {
+		progress = a.stderr
+	}
+	return key, graderKey, progress
 }

@@ -48,15 +48,7 @@ func (s *Service) evidenceAt(ctx context.Context, r store.Reader, m evidence.Mod
 		return gate.Evidence{}, nil, err
 	}
 	// Copy on extend: the cached slices may be read concurrently.
-	ev := gate.Evidence{
-		Model:          m,
-		Checkpoints:    concat(c.ev.Checkpoints, more.Checkpoints),
-		Results:        concat(c.ev.Results, more.Results),
-		Safeguards:     concat(c.ev.Safeguards, more.Safeguards),
-		Determinations: concat(c.ev.Determinations, more.Determinations),
-		SafetyCases:    concat(c.ev.SafetyCases, more.SafetyCases),
-		Escapes:        concat(c.ev.Escapes, more.Escapes),
-	}
+	ev := joinEvidence(m, c.ev, more)
 	s.remember(m.ID, size, ev)
 	return ev, nil, nil
 }
@@ -69,6 +61,20 @@ func (s *Service) remember(model string, size int64, ev gate.Evidence) {
 	}
 	if old := s.evCache.m[model]; old == nil || old.next < size {
 		s.evCache.m[model] = &cachedEvidence{next: size, ev: ev}
+	}
+}
+
+// joinEvidence returns a's records followed by b's, copying rather than
+// appending in place (a may be shared).
+func joinEvidence(m evidence.Model, a, b gate.Evidence) gate.Evidence {
+	return gate.Evidence{
+		Model:          m,
+		Checkpoints:    concat(a.Checkpoints, b.Checkpoints),
+		Results:        concat(a.Results, b.Results),
+		Safeguards:     concat(a.Safeguards, b.Safeguards),
+		Determinations: concat(a.Determinations, b.Determinations),
+		SafetyCases:    concat(a.SafetyCases, b.SafetyCases),
+		Escapes:        concat(a.Escapes, b.Escapes),
 	}
 }
 

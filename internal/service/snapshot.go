@@ -150,15 +150,7 @@ func (s *Service) evidenceFromSnapshot(ctx context.Context, r store.Reader, m ev
 	if err != nil {
 		return gate.Evidence{}, nil, err
 	}
-	ev := gate.Evidence{
-		Model:          m,
-		Checkpoints:    concat(base.Checkpoints, more.Checkpoints),
-		Results:        concat(base.Results, more.Results),
-		Safeguards:     concat(base.Safeguards, more.Safeguards),
-		Determinations: concat(base.Determinations, more.Determinations),
-		SafetyCases:    concat(base.SafetyCases, more.SafetyCases),
-		Escapes:        concat(base.Escapes, more.Escapes),
-	}
+	ev := joinEvidence(m, base, more)
 	n := len(ev.Checkpoints) + len(ev.Results) + len(ev.Safeguards) + len(ev.Determinations) + len(ev.SafetyCases) + len(ev.Escapes)
 	var snap []byte
 	if (stored && len(tail) >= snapshotMinTail) || (!stored && n >= snapshotMinRecords) {
