@@ -332,7 +332,7 @@ type decider struct {
 	cps    []*ckpt // all of the model's checkpoints recorded by at, by compute
 	byID   map[string]*ckpt
 	sgs    map[string]*evidence.SafeguardStatus // newest status per safeguard
-	weakly map[string][]string                  // checkpoint -> results ignored for weak elicitation
+	weakly map[string][]weakResult              // checkpoint -> results ignored for weak elicitation
 }
 
 func (e *decider) prepare() {
@@ -375,7 +375,7 @@ func (e *decider) prepare() {
 	for i, k := range e.cps {
 		slot[k] = bests[i*nev : (i+1)*nev]
 	}
-	e.weakly = map[string][]string{}
+	e.weakly = map[string][]weakResult{}
 	for i := range ev.Results {
 		r := &ev.Results[i]
 		k := e.byID[r.Checkpoint]
@@ -387,7 +387,7 @@ func (e *decider) prepare() {
 			continue
 		}
 		if policy.ElicitationRank(r.Elicitation) < minRank[ei] {
-			e.weakly[r.Checkpoint] = append(e.weakly[r.Checkpoint], fmt.Sprintf("%s (%s < %s)", r.Evaluation, r.Elicitation, e.p.Evaluations[ei].MinElicitation))
+			e.weakly[r.Checkpoint] = append(e.weakly[r.Checkpoint], weakResult{r, ei})
 			continue
 		}
 		b := &slot[k][ei]
@@ -702,13 +702,29 @@ func (e *decider) newestCheckpoint() *ckpt {
 	return e.cps[len(e.cps)-1]
 }
 
+// weakResult is a result ignored because it was elicited more weakly
+// than its evaluation requires (formatted only if a reason cites it).
+type weakResult struct {
+	r  *evidence.Result
+	ei int // the evaluation's index in the policy
+}
+
+// weakList formats weakly elicited results for a reason.
+func (e *decider) weakList(w []weakResult) string {
+	parts := make([]string, len(w))
+	for i, x := range w {
+		parts[i] = fmt.Sprintf("%s (%s < %s)", x.r.Evaluation, x.r.Elicitation, e.p.Evaluations[x.ei].MinElicitation)
+	}
+	return strings.Join(parts, ", ")
+}
+
 func (e *decider) noAssessment(k *ckpt) Reason {
 	if k == nil {
 		return Reason{Code: NoAssessment, Message: fmt.Sprintf("Model %s has no checkpoint recorded by %s, so no assessment exists; record a checkpoint and its evaluation results.", e.in.Evidence.Model.ID, fmtTime(e.at))}
 	}
 	msg := fmt.Sprintf("Checkpoint %s is not assessed: it lacks %s.", k.cp.ID, strings.Join(k.missing, "; "))
 	if w := e.weakly[k.cp.ID]; len(w) > 0 {
-		msg += fmt.Sprintf(" Results below the required elicitation do not count: %s.", strings.Join(w, ", "))
+		msg += fmt.Sprintf(" Results below the required elicitation do not count: %s.", e.weakList(w))
 	}
 	return Reason{Code: NoAssessment, Message: msg}
 }
@@ -791,7 +807,7 @@ func (e *decider) stateReasons(d *Decision, states []ThresholdState, at *ckpt) b
 			if len(ts.Missing) > 0 {
 				msg += fmt.Sprintf(": no qualifying result for %s", strings.Join(ts.Missing, ", "))
 				if w := e.weakly[at.cp.ID]; len(w) > 0 {
-					msg += fmt.Sprintf(" (results below the required elicitation do not count: %s)", strings.Join(w, ", "))
+					msg += fmt.Sprintf(" (results below the required elicitation do not count: %s)", e.weakList(w))
 				}
 			}
 			msg += "; missing evidence never counts as safe, so record the missing results."

@@ -355,9 +355,6 @@ func (s *Server) gateScale(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.modelExists(r, req.Model); err != nil {
-		return err
-	}
 	return s.decide(w, r, gate.Action{Kind: gate.Scale, Model: req.Model, ToCompute: *req.ToCompute, At: at})
 }
 
@@ -371,9 +368,6 @@ func (s *Server) gateDeploy(w http.ResponseWriter, r *http.Request) error {
 	}
 	at, err := parseTime("at", req.At)
 	if err != nil {
-		return err
-	}
-	if err := s.checkpointExists(r, req.Checkpoint); err != nil {
 		return err
 	}
 	return s.decide(w, r, gate.Action{Kind: gate.Deploy, Checkpoint: req.Checkpoint, Mode: req.Mode, At: at})
@@ -467,16 +461,6 @@ func (s *Server) modelExists(r *http.Request, id string) error {
 		_, err := rd.Get(r.Context(), store.KindModel, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return errNoModel(id)
-		}
-		return err
-	})
-}
-
-func (s *Server) checkpointExists(r *http.Request, id string) error {
-	return s.svc.Store.View(r.Context(), func(rd store.Reader) error {
-		_, err := rd.Get(r.Context(), store.KindCheckpoint, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return errorf(http.StatusNotFound, "unknown checkpoint %q", id)
 		}
 		return err
 	})

@@ -34,7 +34,7 @@ func (s *Server) classify(r *http.Request, err error) (int, string) {
 		return he.status, he.msg
 	case errors.As(err, &mb):
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", mb.Limit)
-	case errors.Is(err, service.ErrBadInput):
+	case errors.Is(err, service.ErrBadInput) && !service.IsNotFound(err):
 		return http.StatusBadRequest, oneLine(err.Error())
 	case service.IsNotFound(err):
 		return http.StatusNotFound, oneLine(err.Error())

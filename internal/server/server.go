@@ -158,7 +158,7 @@ func New(svc *service.Service, opt Options) (*Server, error) {
 		reg = prometheus.NewRegistry()
 	}
 	if opt.MaxConcurrentDecisions <= 0 {
-		opt.MaxConcurrentDecisions = 1
+		opt.MaxConcurrentDecisions = 64
 	}
 	s := &Server{svc: svc, log: log, mux: http.NewServeMux(), policies: map[string]*compiledPolicy{}, cache: newLRU[*analysis](256), data: newLRU[*modelData](16),
 		decisions: make(chan struct{}, opt.MaxConcurrentDecisions)}

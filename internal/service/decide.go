@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"sync"
+	"time"
 
 	gojson "github.com/goccy/go-json"
 
@@ -94,7 +97,7 @@ func getModel(ctx context.Context, r store.Reader, id string) (evidence.Model, e
 	var m evidence.Model
 	rec, err := r.Get(ctx, store.KindModel, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return m, badInputf("unknown model %q", id)
+		return m, unknownf("unknown model %q", id)
 	}
 	if err != nil {
 		return m, err
@@ -107,7 +110,7 @@ func getCheckpoint(ctx context.Context, r store.Reader, id string) (evidence.Che
 	var c evidence.Checkpoint
 	rec, err := r.Get(ctx, store.KindCheckpoint, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return c, badInputf("unknown checkpoint %q", id)
+		return c, unknownf("unknown checkpoint %q", id)
 	}
 	if err != nil {
 		return c, err
@@ -150,106 +153,265 @@ func (s *Service) Decide(ctx context.Context, a gate.Action, by string) (*gate.D
 	// for the model and no version of its policy at index N or later. The
 	// decision records N (evidenceLogSize): it is exactly what the first N
 	// entries of the log imply, so anyone holding the log can re-derive it.
-	// On a conflict the decision is made again; after a few tries it is
-	// made inside the write transaction.
-	type basis struct {
-		model, policy string
-		size          int64
-		snapshot      []byte // an evidence snapshot worth storing
-	}
-	decide := func(r store.Reader) (gate.Decision, basis, error) {
+	// Decisions made side by side are appended together, in one write
+	// transaction under one signed checkpoint (see commits). On a conflict
+	// the decision is made again; after a few tries it is made inside the
+	// write transaction.
+	decide := func(r store.Reader) (gate.Decision, decisionBasis, error) {
 		act := a
 		if act.Kind == gate.Deploy {
 			c, err := getCheckpoint(ctx, r, act.Checkpoint)
 			if err != nil {
-				return gate.Decision{}, basis{}, err
+				return gate.Decision{}, decisionBasis{}, err
 			}
 			act.Model = c.Model
 		}
 		size, err := r.Size(ctx)
 		if err != nil {
-			return gate.Decision{}, basis{}, err
+			return gate.Decision{}, decisionBasis{}, err
 		}
 		in, snap, err := s.gateInputSnap(ctx, r, act.Model, act.At, size)
 		if err != nil {
-			return gate.Decision{}, basis{}, err
+			return gate.Decision{}, decisionBasis{}, err
 		}
 		in.Action = act
 		d := gate.Decide(in)
 		d.EvidenceLogSize = &size
-		return d, basis{act.Model, in.Evidence.Model.Policy, size, snap}, nil
+		return d, decisionBasis{act.Model, in.Evidence.Model.Policy, size, snap}, nil
 	}
-	changed := func(tx store.Tx, b basis) (bool, error) {
-		for _, q := range []store.Query{
-			{Kinds: evidenceKinds, Model: b.model, From: b.size, NoData: true, Limit: 1},
-			{Kinds: []string{store.KindPolicy}, Policy: b.policy, From: b.size, NoData: true, Limit: 1},
-		} {
-			recs, err := tx.List(ctx, q)
-			if err != nil || len(recs) > 0 {
-				return true, err
-			}
-		}
-		return false, nil
-	}
-	record := func(tx store.Tx, d *gate.Decision, b basis) error {
-		model := b.model
-		if b.snapshot != nil {
-			// Best effort: a snapshot only saves reading; a failure to
-			// store one never fails a decision.
-			_ = s.writeSnapshot(ctx, tx, model, b.snapshot)
-		}
-		rec, err := newRecord(store.KindDecision, "", model, "", by, a.At, d, nil)
-		if err != nil {
-			return err
-		}
-		idx, err := tx.Append(ctx, []store.Record{rec})
-		if err != nil {
-			return err
-		}
-		d.LogIndex = &idx
-		return s.signCheckpoint(ctx, tx)
-	}
-	errRetry := errors.New("evidence changed")
 	for try := 0; try < 3; try++ {
-		var d gate.Decision
-		var b basis
+		p := &pendingDecision{by: by, at: a.At, done: make(chan bool, 1)}
 		err := s.Store.View(ctx, func(r store.Reader) error {
 			var err error
-			d, b, err = decide(r)
+			p.d, p.b, err = decide(r)
 			return err
 		})
 		if err != nil {
 			return nil, err
 		}
-		err = s.Store.Update(ctx, func(tx store.Tx) error {
-			if c, err := changed(tx, b); err != nil {
-				return err
-			} else if c {
-				return errRetry
-			}
-			return record(tx, &d, b)
-		})
-		if errors.Is(err, errRetry) {
+		err = s.commits.submit(ctx, s, p)
+		if errors.Is(err, errEvidenceChanged) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		return &d, nil
+		return &p.d, nil
 	}
 	var d gate.Decision
 	err := s.Store.Update(ctx, func(tx store.Tx) error {
-		var b basis
+		var b decisionBasis
 		var err error
 		if d, b, err = decide(tx); err != nil {
 			return err
 		}
-		return record(tx, &d, b)
+		p := &pendingDecision{d: d, b: b, by: by, at: a.At}
+		if err := s.recordDecisions(ctx, tx, []*pendingDecision{p}); err != nil {
+			return err
+		}
+		d = p.d
+		return p.err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &d, nil
+}
+
+// decisionBasis is what a decision rests on: the model, its policy, the
+// log size it was read at, and an evidence snapshot worth storing.
+type decisionBasis struct {
+	model, policy string
+	size          int64
+	snapshot      []byte
+}
+
+// pendingDecision is a decision waiting to be appended.
+type pendingDecision struct {
+	d   gate.Decision
+	b   decisionBasis
+	by  string
+	at  time.Time
+	err error // errEvidenceChanged, or why it could not be recorded
+
+	// done receives false when the decision's batch has been committed
+	// (err says how it went) and true when its goroutine is to commit the
+	// next batch.
+	done chan bool
+}
+
+var errEvidenceChanged = errors.New("evidence changed")
+
+// commitQueue appends decisions made side by side in one write
+// transaction (group commit). The first decision to arrive while no batch
+// is being written writes the batch of all waiting decisions; the others
+// wait. When a batch is written and more decisions have arrived, the
+// first of them writes the next batch. On SQLite, where the log has one
+// writer, this turns N transactions, N tree hashes and N signed
+// checkpoints into one of each.
+type commitQueue struct {
+	mu      sync.Mutex
+	queue   []*pendingDecision
+	writing bool
+}
+
+// maxDecisionBatch bounds the decisions appended in one transaction.
+const maxDecisionBatch = 256
+
+// submit appends p's decision to the log, with others' if they are
+// waiting, and returns p's outcome: nil with p.d's LogIndex set,
+// errEvidenceChanged, or an error. The write does not stop when ctx is
+// cancelled: other callers' decisions ride on it.
+func (q *commitQueue) submit(ctx context.Context, s *Service, p *pendingDecision) error {
+	q.mu.Lock()
+	q.queue = append(q.queue, p)
+	if q.writing {
+		q.mu.Unlock()
+		if lead := <-p.done; !lead {
+			return p.err
+		}
+		q.mu.Lock()
+	}
+	q.writing = true
+	n := min(len(q.queue), maxDecisionBatch)
+	batch := q.queue[:n:n]
+	q.queue = q.queue[n:]
+	q.mu.Unlock()
+	q.write(ctx, s, batch, p)
+	return p.err
+}
+
+// write commits a batch and hands the queue on, even if the commit
+// panics (a stuck queue would stop every later decision).
+func (q *commitQueue) write(ctx context.Context, s *Service, batch []*pendingDecision, self *pendingDecision) {
+	err := errors.New("decision batch not written")
+	defer func() {
+		for _, b := range batch {
+			if err != nil {
+				b.err = err
+				b.d.LogIndex = nil
+			}
+			if b != self {
+				b.done <- false
+			}
+		}
+		q.mu.Lock()
+		if len(q.queue) > 0 {
+			q.queue[0].done <- true
+		} else {
+			q.writing = false
+			q.queue = nil
+		}
+		q.mu.Unlock()
+	}()
+	err = s.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		for _, b := range batch {
+			b.err = nil
+			b.d.LogIndex = nil
+		}
+		return s.recordDecisions(ctx, tx, batch)
+	})
+}
+
+// recordDecisions appends the decisions whose basis still holds in tx,
+// marks the others errEvidenceChanged, stores their evidence snapshots and
+// signs one checkpoint.
+func (s *Service) recordDecisions(ctx context.Context, tx store.Tx, batch []*pendingDecision) error {
+	// One query answers for the whole batch: the records since the oldest
+	// basis (usually only decisions) say which bases no longer hold. Past
+	// sinceWindow records, each decision's basis is checked on its own.
+	from := batch[0].b.size
+	for _, p := range batch[1:] {
+		from = min(from, p.b.size)
+	}
+	since, err := tx.List(ctx, store.Query{From: from, NoData: true, Limit: sinceWindow + 1})
+	if err != nil {
+		return err
+	}
+	var recs []store.Record
+	var kept []*pendingDecision
+	snaps := map[string][]byte{}
+	for _, p := range batch {
+		var c bool
+		if len(since) > sinceWindow {
+			if c, err = basisChanged(ctx, tx, p.b); err != nil {
+				return err
+			}
+		} else {
+			c = changedSince(since, p.b)
+		}
+		if c {
+			p.err = errEvidenceChanged
+			continue
+		}
+		rec, err := newRecord(store.KindDecision, "", p.b.model, "", p.by, p.at, &p.d, nil)
+		if err != nil {
+			p.err = err
+			continue
+		}
+		if p.b.snapshot != nil {
+			snaps[p.b.model] = p.b.snapshot
+		}
+		recs = append(recs, rec)
+		kept = append(kept, p)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	for model, snap := range snaps {
+		// Best effort: a snapshot only saves reading; a failure to store
+		// one never fails a decision.
+		_ = s.writeSnapshot(ctx, tx, model, snap)
+	}
+	first, err := tx.Append(ctx, recs)
+	if err != nil {
+		return err
+	}
+	for i, p := range kept {
+		idx := first + int64(i)
+		p.d.LogIndex = &idx
+	}
+	return s.signCheckpoint(ctx, tx)
+}
+
+// sinceWindow bounds the records recordDecisions reads to check a batch.
+const sinceWindow = 4096
+
+// changedSince reports whether recs (the records from some index on, in
+// order) hold evidence for the basis's model or a version of its policy at
+// or after the basis's log size.
+func changedSince(recs []store.Record, b decisionBasis) bool {
+	for _, r := range recs {
+		if r.Index < b.size {
+			continue
+		}
+		switch {
+		case r.Kind == store.KindPolicy:
+			if r.Policy == b.policy {
+				return true
+			}
+		case slices.Contains(evidenceKinds, r.Kind):
+			if r.Model == b.model {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// basisChanged reports whether evidence for the basis's model or a version
+// of its policy was recorded at or after the basis's log size.
+func basisChanged(ctx context.Context, tx store.Tx, b decisionBasis) (bool, error) {
+	for _, q := range []store.Query{
+		{Kinds: evidenceKinds, Model: b.model, From: b.size, NoData: true, Limit: 1},
+		{Kinds: []string{store.KindPolicy}, Policy: b.policy, From: b.size, NoData: true, Limit: 1},
+	} {
+		recs, err := tx.List(ctx, q)
+		if err != nil || len(recs) > 0 {
+			return true, err
+		}
+	}
+	return false, nil
 }
 
 // Decisions lists recorded decisions about a model, newest last.

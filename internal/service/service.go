@@ -55,6 +55,18 @@ func badInput(err error) error { return &InputError{Err: err} }
 
 func badInputf(format string, args ...any) error { return badInput(fmt.Errorf(format, args...)) }
 
+// unknownf is the bad-input error for a model, checkpoint or other thing
+// named by the caller that is not recorded; it also matches
+// store.ErrNotFound (see IsNotFound), so the server can answer 404.
+func unknownf(format string, args ...any) error {
+	return badInput(&unknownError{fmt.Sprintf(format, args...)})
+}
+
+type unknownError struct{ msg string }
+
+func (e *unknownError) Error() string        { return e.msg }
+func (e *unknownError) Is(target error) bool { return target == store.ErrNotFound }
+
 // Service runs use cases against a store.
 type Service struct {
 	Store store.Store
@@ -68,6 +80,7 @@ type Service struct {
 	mu       sync.Mutex
 	policies map[string]*policy.Policy // by digest
 	evCache  evidenceCache
+	commits  commitQueue
 }
 
 // DataFile is the database file inside a data directory.

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
-	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
 	"scalegate.dev/scalegate/internal/store"
 	"scalegate.dev/scalegate/internal/transparency"
@@ -49,16 +48,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		q.Set("_txlock", lock)
 		return "file:" + path + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn("immediate"))
+	wc, err := newConnector(dsn("immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	rc, err := newConnector(dsn("deferred"))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w := sql.OpenDB(wc)
 	w.SetMaxOpenConns(1)
-	r, err := sql.Open("sqlite", dsn("deferred"))
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
+	r := sql.OpenDB(rc)
 	r.SetMaxOpenConns(4)
 	db := &DB{w: w, r: r}
 	if err := db.migrate(ctx); err != nil {
