@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -34,7 +35,8 @@ a token: create one with "scalegate token create".
 Configuration: --addr or $SCALEGATE_ADDR (default 127.0.0.1:8080);
 --log-level or $SCALEGATE_LOG_LEVEL (debug, info, warn, error; default info).
 Request logs are JSON lines on stderr. SIGINT or SIGTERM stops the server
-after in-flight requests finish.`,
+after in-flight requests finish. The server runs with GOGC=400 (fewer
+garbage collections for a little more memory) unless $GOGC is set.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := a.open(cmd.Context()); err != nil {
@@ -46,7 +48,7 @@ after in-flight requests finish.`,
 	cmd.Flags().StringVar(&addr, "addr", "", "address to listen on (default $SCALEGATE_ADDR or "+defaultAddr+")")
 	cmd.Flags().StringVar(&level, "log-level", "", "log level: debug, info, warn or error (default $SCALEGATE_LOG_LEVEL or info)")
 	cmd.Flags().DurationVar(&shutdown, "shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
-	cmd.Flags().IntVar(&decisions, "max-concurrent-decisions", 1, "gate decisions made at once (the others queue)")
+	cmd.Flags().IntVar(&decisions, "max-concurrent-decisions", server.DefaultMaxConcurrentDecisions, "gate decisions made at once (the others queue)")
 	return cmd
 }
 
@@ -77,6 +79,9 @@ func (a *app) serve(ctx context.Context, cfg serveConfig) error {
 		}
 	}
 	logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(server.GCPercent)
+	}
 	srv, err := server.New(a.svc, server.Options{Logger: logger, MaxConcurrentDecisions: cfg.decisions})
 	if err != nil {
 		return err
@@ -100,7 +105,7 @@ func (a *app) serveDemo(ctx context.Context, dataDir, addr string) error {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "\nOpening the dashboard on the demo data; the API is under /v1 and writes need a token (scalegate --data %s token create ...).\n", dataDir)
-	return a.serve(ctx, serveConfig{addr: addr, shutdown: 30 * time.Second, decisions: 1})
+	return a.serve(ctx, serveConfig{addr: addr, shutdown: 30 * time.Second})
 }
 
 // serverURL is the URL of a listening address, with a loopback host for

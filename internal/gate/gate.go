@@ -264,6 +264,7 @@ type ckpt struct {
 	assessed bool
 	assessAt time.Time
 	missing  []string // why not assessed
+	slot     int      // position among the checkpoints, by compute
 	// Condition values per threshold index, computed on first use.
 	triggers []policy.Tri
 	clears   []policy.Tri
@@ -337,14 +338,18 @@ type decider struct {
 
 func (e *decider) prepare() {
 	ev := e.in.Evidence
-	e.byID = map[string]*ckpt{}
+	e.byID = make(map[string]*ckpt, len(ev.Checkpoints))
+	ks := make([]ckpt, 0, len(ev.Checkpoints))
 	for _, c := range ev.Checkpoints {
 		if c.At.After(e.at) || (ev.Model.ID != "" && c.Model != ev.Model.ID) {
 			continue
 		}
-		k := &ckpt{cp: c, scores: make(scoreMap, len(e.p.Evaluations)), dets: map[string]*evidence.Determination{}}
-		e.byID[c.ID] = k
-		e.cps = append(e.cps, k)
+		ks = append(ks, ckpt{cp: c, scores: make(scoreMap, len(e.p.Evaluations))})
+	}
+	e.cps = make([]*ckpt, len(ks))
+	for i := range ks {
+		e.cps[i] = &ks[i]
+		e.byID[ks[i].cp.ID] = &ks[i]
 	}
 	slices.SortFunc(e.cps, func(x, y *ckpt) int {
 		if c := cmp.Compare(x.cp.EffectiveCompute, y.cp.EffectiveCompute); c != 0 {
@@ -371,10 +376,10 @@ func (e *decider) prepare() {
 		minRank[i] = policy.ElicitationRank(e.p.Evaluations[i].MinElicitation)
 	}
 	bests := make([]best, len(e.cps)*nev)
-	slot := make(map[*ckpt][]best, len(e.cps))
 	for i, k := range e.cps {
-		slot[k] = bests[i*nev : (i+1)*nev]
+		k.slot = i
 	}
+	slot := func(k *ckpt) []best { return bests[k.slot*nev : (k.slot+1)*nev] }
 	e.weakly = map[string][]weakResult{}
 	for i := range ev.Results {
 		r := &ev.Results[i]
@@ -390,7 +395,7 @@ func (e *decider) prepare() {
 			e.weakly[r.Checkpoint] = append(e.weakly[r.Checkpoint], weakResult{r, ei})
 			continue
 		}
-		b := &slot[k][ei]
+		b := &slot(k)[ei]
 		if b.ok && !newer(r.At, r.Seq, b.at, b.seq) {
 			continue
 		}
@@ -417,11 +422,14 @@ func (e *decider) prepare() {
 		if old := k.dets[x.Threshold]; old != nil && !newer(x.At, x.Seq, old.At, old.Seq) {
 			continue
 		}
+		if k.dets == nil {
+			k.dets = map[string]*evidence.Determination{}
+		}
 		k.dets[x.Threshold] = x
 	}
 	for _, k := range e.cps {
 		k.assessed = true
-		bs := slot[k]
+		bs := slot(k)
 		for ei, ed := range e.p.Evaluations {
 			if !ed.IsRequired() {
 				continue

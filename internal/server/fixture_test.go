@@ -17,6 +17,7 @@ import (
 	"scalegate.dev/scalegate/internal/gate"
 	"scalegate.dev/scalegate/internal/service"
 	"scalegate.dev/scalegate/internal/store"
+	"scalegate.dev/scalegate/internal/store/postgres/pgtest"
 )
 
 // fixture is a server on a fresh data directory with one token per role.
@@ -37,6 +38,19 @@ func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	svc, err := service.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Now = func() time.Time { return fixedNow }
+	t.Cleanup(func() { svc.Close() })
+	return newFixtureOn(t, svc)
+}
+
+// newPostgresFixture is newFixture on a fresh PostgreSQL schema; it skips
+// the test unless SCALEGATE_TEST_POSTGRES is set.
+func newPostgresFixture(t testing.TB) *fixture {
+	t.Helper()
+	svc, err := service.OpenStore(context.Background(), pgtest.DSN(t), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func loadDuration(t *testing.T) time.Duration {
 		}
 		return d
 	}
-	return 10 * time.Second
+	return 30 * time.Second
 }
 
 // ack is a write the server acknowledged.
@@ -36,18 +36,23 @@ type ack struct {
 	checkpoint string // for checkpoint records
 }
 
-// TestLoad runs 32 concurrent clients against a server on SQLite over
-// loopback for about 10 s, each posting evidence for its own model and
-// asking the gate, alternately, while 4 more read the dashboard and the
-// JSON views. It checks that no request fails, that every acknowledged
-// write is in the store afterwards, and that the log verifies. It is
-// skipped with -short.
+// TestLoad runs 32 concurrent clients against a server over loopback for
+// 30 s (SCALEGATE_LOAD_DURATION), on SQLite and on PostgreSQL (when
+// SCALEGATE_TEST_POSTGRES names a database), each posting evidence for its
+// own model and asking the gate, alternately, while 4 more read the
+// dashboard and the JSON views. It checks that no request fails, that every
+// acknowledged write is in the store afterwards, and that the log verifies.
+// It is skipped with -short.
 func TestLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test skipped in -short mode")
 	}
+	t.Run("sqlite", func(t *testing.T) { testLoad(t, newFixture(t)) })
+	t.Run("postgres", func(t *testing.T) { testLoad(t, newPostgresFixture(t)) })
+}
+
+func testLoad(t *testing.T, f *fixture) {
 	const clients = 32
-	f := newFixture(t)
 	pol, err := os.ReadFile("testdata/bench-policy.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +171,7 @@ func TestLoad(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	t.Logf("%d clients, %d writing requests in %v (%.0f requests/s), %d acknowledged records; %d reads alongside", clients, requests, elapsed.Round(time.Millisecond), float64(requests)/elapsed.Seconds(), len(acks), reads)
+	t.Logf("%s: %d clients, %d writing requests in %v (%.0f requests/s), %d acknowledged records; %d reads alongside", t.Name(), clients, requests, elapsed.Round(time.Millisecond), float64(requests)/elapsed.Seconds(), len(acks), reads)
 
 	// Every acknowledged write is there, as what it was acknowledged as.
 	ctx := context.Background()

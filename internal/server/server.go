@@ -57,6 +57,15 @@ var openapiJSON []byte
 //go:embed templates/*.html static/*
 var assets embed.FS
 
+// DefaultMaxConcurrentDecisions is Options.MaxConcurrentDecisions' default.
+const DefaultMaxConcurrentDecisions = 64
+
+// GCPercent is the garbage collector setting "scalegate serve" runs with
+// unless $GOGC is set: a decision allocates a few hundred kilobytes that
+// die at once, and at Go's default of 100 the collector runs every few
+// dozen milliseconds under load, taking one of two cores while it marks.
+const GCPercent = 400
+
 // Options configure a Server.
 type Options struct {
 	// Logger receives one structured line per request; nil discards.
@@ -65,10 +74,11 @@ type Options struct {
 	// nil uses a new registry of the server's own.
 	Registry *prometheus.Registry
 	// MaxConcurrentDecisions bounds the gate decisions made at once; the
-	// others queue in arrival order. A decision reads the model's evidence
-	// in a snapshot and is recorded only if the log has not grown since
-	// (service.Decide), and the log has one writer, so on SQLite running
-	// decisions side by side only makes them redo their reads (default 1).
+	// others queue in arrival order (default
+	// DefaultMaxConcurrentDecisions). Decisions made side by side read
+	// their evidence in parallel and are appended to the log together, in
+	// one write transaction (service.Decide), so more of them at once
+	// means larger batches; the bound keeps memory in check.
 	MaxConcurrentDecisions int
 }
 
@@ -158,7 +168,7 @@ func New(svc *service.Service, opt Options) (*Server, error) {
 		reg = prometheus.NewRegistry()
 	}
 	if opt.MaxConcurrentDecisions <= 0 {
-		opt.MaxConcurrentDecisions = 64
+		opt.MaxConcurrentDecisions = DefaultMaxConcurrentDecisions
 	}
 	s := &Server{svc: svc, log: log, mux: http.NewServeMux(), policies: map[string]*compiledPolicy{}, cache: newLRU[*analysis](256), data: newLRU[*modelData](16),
 		decisions: make(chan struct{}, opt.MaxConcurrentDecisions)}

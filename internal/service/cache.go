@@ -21,6 +21,9 @@ type evidenceCache struct {
 
 type cachedEvidence struct {
 	next int64 // the log size the evidence was read at
+	// from is the smallest log size holding all of ev (one past its
+	// newest record): the evidence as of any size in [from, next] is ev.
+	from int64
 	ev   gate.Evidence
 }
 
@@ -33,15 +36,17 @@ func (s *Service) evidenceAt(ctx context.Context, r store.Reader, m evidence.Mod
 	s.evCache.mu.Lock()
 	c := s.evCache.m[m.ID]
 	s.evCache.mu.Unlock()
+	if c != nil && c.from <= size && size <= c.next {
+		ev := c.ev
+		ev.Model = m
+		return ev, nil, nil
+	}
 	if c == nil || c.next > size {
 		ev, snap, err := s.evidenceFromSnapshot(ctx, r, m, size)
 		if err == nil {
-			s.remember(m.ID, size, ev)
+			s.remember(m.ID, size, newestSeq(ev)+1, ev)
 		}
 		return ev, snap, err
-	}
-	if c.next == size {
-		return c.ev, nil, nil
 	}
 	more, err := loadEvidence(ctx, r, m, c.next)
 	if err != nil {
@@ -49,19 +54,127 @@ func (s *Service) evidenceAt(ctx context.Context, r store.Reader, m evidence.Mod
 	}
 	// Copy on extend: the cached slices may be read concurrently.
 	ev := joinEvidence(m, c.ev, more)
-	s.remember(m.ID, size, ev)
+	s.remember(m.ID, size, max(c.from, newestSeq(more)+1), ev)
 	return ev, nil, nil
 }
 
-func (s *Service) remember(model string, size int64, ev gate.Evidence) {
+// remember caches ev as the model's evidence as of log sizes from
+// through size.
+func (s *Service) remember(model string, size, from int64, ev gate.Evidence) {
 	s.evCache.mu.Lock()
 	defer s.evCache.mu.Unlock()
 	if s.evCache.m == nil || len(s.evCache.m) >= maxCachedModels {
 		s.evCache.m = map[string]*cachedEvidence{}
 	}
 	if old := s.evCache.m[model]; old == nil || old.next < size {
-		s.evCache.m[model] = &cachedEvidence{next: size, ev: ev}
+		s.evCache.m[model] = &cachedEvidence{next: size, from: from, ev: ev}
 	}
+}
+
+// modelCache keeps models with the log index of their records. A model is
+// immutable once recorded (an import that declares it differently is
+// refused), so a model found once is the model in every snapshot that
+// holds its record.
+type modelCache struct {
+	mu sync.Mutex
+	m  map[string]cachedModel
+}
+
+type cachedModel struct {
+	m     evidence.Model
+	index int64
+}
+
+// modelAt returns the model in the reader's snapshot, whose log size is
+// size.
+func (s *Service) modelAt(ctx context.Context, r store.Reader, id string, size int64) (evidence.Model, error) {
+	s.modCache.mu.Lock()
+	c, ok := s.modCache.m[id]
+	s.modCache.mu.Unlock()
+	if ok && c.index < size {
+		return c.m, nil
+	}
+	m, idx, err := getModelIndex(ctx, r, id)
+	if err != nil {
+		return m, err
+	}
+	s.modCache.mu.Lock()
+	defer s.modCache.mu.Unlock()
+	if s.modCache.m == nil || len(s.modCache.m) >= maxCachedModels {
+		s.modCache.m = map[string]cachedModel{}
+	}
+	if old, ok := s.modCache.m[id]; !ok || idx < old.index {
+		s.modCache.m[id] = cachedModel{m, idx}
+	}
+	return m, nil
+}
+
+// versionsCache keeps each policy's versions with the log size they were
+// read at; like the evidence cache it is extended, never invalidated: a
+// policy's versions as of a larger size are the cached ones unless a
+// version was published since.
+type versionsCache struct {
+	mu sync.Mutex
+	m  map[string]*cachedVersions
+}
+
+type cachedVersions struct {
+	next     int64
+	versions []gate.Version
+}
+
+// versionsAt returns the versions of a policy in the reader's snapshot,
+// whose log size is size.
+func (s *Service) versionsAt(ctx context.Context, r store.Reader, name string, size int64) ([]gate.Version, error) {
+	s.verCache.mu.Lock()
+	c := s.verCache.m[name]
+	s.verCache.mu.Unlock()
+	if c != nil && c.next <= size {
+		recs, err := r.List(ctx, store.Query{Kinds: []string{store.KindPolicy}, Policy: name, From: c.next, NoData: true, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(recs) == 0 {
+			return c.versions, nil
+		}
+	}
+	versions, _, err := s.versions(ctx, r, name)
+	if err != nil {
+		return nil, err
+	}
+	s.verCache.mu.Lock()
+	defer s.verCache.mu.Unlock()
+	if s.verCache.m == nil || len(s.verCache.m) >= maxCachedModels {
+		s.verCache.m = map[string]*cachedVersions{}
+	}
+	if old := s.verCache.m[name]; old == nil || old.next < size {
+		s.verCache.m[name] = &cachedVersions{next: size, versions: versions}
+	}
+	return versions, nil
+}
+
+// newestSeq returns the log index of the newest record in ev, or -1.
+func newestSeq(ev gate.Evidence) int64 {
+	n := int64(-1)
+	for _, x := range ev.Checkpoints {
+		n = max(n, x.Seq)
+	}
+	for _, x := range ev.Results {
+		n = max(n, x.Seq)
+	}
+	for _, x := range ev.Safeguards {
+		n = max(n, x.Seq)
+	}
+	for _, x := range ev.Determinations {
+		n = max(n, x.Seq)
+	}
+	for _, x := range ev.SafetyCases {
+		n = max(n, x.Seq)
+	}
+	for _, x := range ev.Escapes {
+		n = max(n, x.Seq)
+	}
+	return n
 }
 
 // joinEvidence returns a's records followed by b's, copying rather than

@@ -94,16 +94,22 @@ func decodeTyped[T any](rec store.Record, x *T, meta *evidence.Meta) error {
 }
 
 func getModel(ctx context.Context, r store.Reader, id string) (evidence.Model, error) {
+	m, _, err := getModelIndex(ctx, r, id)
+	return m, err
+}
+
+// getModelIndex returns a model and the log index of its record.
+func getModelIndex(ctx context.Context, r store.Reader, id string) (evidence.Model, int64, error) {
 	var m evidence.Model
 	rec, err := r.Get(ctx, store.KindModel, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return m, unknownf("unknown model %q", id)
+		return m, 0, unknownf("unknown model %q", id)
 	}
 	if err != nil {
-		return m, err
+		return m, 0, err
 	}
 	_, err = decodeEnvelope(*rec, &m)
-	return m, err
+	return m, rec.Index, err
 }
 
 func getCheckpoint(ctx context.Context, r store.Reader, id string) (evidence.Checkpoint, error) {

@@ -22,11 +22,11 @@ func (s *Service) gateInput(ctx context.Context, r store.Reader, model string, a
 // gateInputSnap is gateInput that also returns an evidence snapshot worth
 // storing, if any.
 func (s *Service) gateInputSnap(ctx context.Context, r store.Reader, model string, at time.Time, size int64) (gate.Input, []byte, error) {
-	m, err := getModel(ctx, r, model)
+	m, err := s.modelAt(ctx, r, model, size)
 	if err != nil {
 		return gate.Input{}, nil, err
 	}
-	versions, _, err := s.versions(ctx, r, m.Policy)
+	versions, err := s.versionsAt(ctx, r, m.Policy, size)
 	if err != nil {
 		return gate.Input{}, nil, err
 	}

@@ -245,8 +245,11 @@ results:
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if rep.Size != base+writers*each || rep.Checkpoints != baseRep.Checkpoints+writers*each {
-		t.Fatalf("Verify: %d records, %d checkpoints; want %d, %d", rep.Size, rep.Checkpoints, base+writers*each, baseRep.Checkpoints+writers*each)
+	// One checkpoint per write transaction: an import is one, decisions
+	// made side by side may share one (group commit).
+	imports := writers * each / 2
+	if rep.Size != base+writers*each || rep.Checkpoints < baseRep.Checkpoints+imports+1 || rep.Checkpoints > baseRep.Checkpoints+writers*each {
+		t.Fatalf("Verify: %d records, %d checkpoints; want %d records and %d to %d checkpoints", rep.Size, rep.Checkpoints, base+writers*each, baseRep.Checkpoints+imports+1, baseRep.Checkpoints+writers*each)
 	}
 }
 

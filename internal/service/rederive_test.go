@@ -57,7 +57,8 @@ func TestDecisionsRederivable(t *testing.T) {
 			}
 		}
 	}()
-	for w := 0; w < 3; w++ {
+	const workers = 8
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
@@ -107,6 +108,23 @@ func TestDecisionsRederivable(t *testing.T) {
 				return fmt.Errorf("decision %d: evidenceLogSize %v", rec.Index, got.EvidenceLogSize)
 			}
 			size := *got.EvidenceLogSize
+			// Nothing the decision rests on was recorded between its
+			// basis and its place in the log.
+			for _, x := range all.Results {
+				if x.Seq >= size && x.Seq < rec.Index {
+					return fmt.Errorf("decision %d rests on the first %d entries, but result %d for the model came before it", rec.Index, size, x.Seq)
+				}
+			}
+			for _, x := range all.Safeguards {
+				if x.Seq >= size && x.Seq < rec.Index {
+					return fmt.Errorf("decision %d rests on the first %d entries, but safeguard status %d came before it", rec.Index, size, x.Seq)
+				}
+			}
+			for _, pv := range pvs {
+				if pv.Index >= size && pv.Index < rec.Index {
+					return fmt.Errorf("decision %d rests on the first %d entries, but policy version %d came before it", rec.Index, size, pv.Index)
+				}
+			}
 			in := gate.Input{Evidence: prefix(all, size), Action: got.Action}
 			for i, v := range versions {
 				if pvs[i].Index < size {
@@ -127,8 +145,8 @@ func TestDecisionsRederivable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 45 {
-		t.Fatalf("re-derived %d decisions, want 45", n)
+	if n != workers*15 {
+		t.Fatalf("re-derived %d decisions, want %d", n, workers*15)
 	}
 	if _, err := s.Verify(ctx); err != nil {
 		t.Fatal(err)

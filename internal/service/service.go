@@ -80,6 +80,9 @@ type Service struct {
 	mu       sync.Mutex
 	policies map[string]*policy.Policy // by digest
 	evCache  evidenceCache
+	verCache versionsCache
+	modCache modelCache
+	tokCache tokenCache
 	commits  commitQueue
 }
 

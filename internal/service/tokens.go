@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"scalegate.dev/scalegate/internal/store"
@@ -105,14 +106,23 @@ func (s *Service) CreateToken(ctx context.Context, name, role string) (string, *
 }
 
 // Authenticate returns the description of a valid token, or an error
-// wrapping ErrUnauthorized.
+// wrapping ErrUnauthorized. A token checked against the store is trusted
+// for tokenCacheTTL without asking it again (every API request presents
+// one); RevokeToken empties that cache, so a token revoked through this
+// service stops at once, and one revoked by another process on the same
+// store stops within tokenCacheTTL.
 func (s *Service) Authenticate(ctx context.Context, secret string) (*Token, error) {
 	if !strings.HasPrefix(secret, TokenPrefix) {
 		return nil, ErrUnauthorized
 	}
+	h := tokenHash(secret)
+	if t, ok := s.tokCache.get(h); ok {
+		return &t, nil
+	}
+	gen := s.tokCache.generation()
 	var t Token
 	err := s.Store.View(ctx, func(r store.Reader) error {
-		v, err := r.Meta(ctx, tokenKeyPrefix+tokenHash(secret))
+		v, err := r.Meta(ctx, tokenKeyPrefix+h)
 		if err != nil {
 			return err
 		}
@@ -127,7 +137,61 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Token, erro
 	if t.Revoked != nil {
 		return nil, ErrUnauthorized
 	}
+	s.tokCache.put(h, t, gen)
 	return &t, nil
+}
+
+// tokenCacheTTL bounds how long Authenticate trusts a token without
+// reading it again.
+const tokenCacheTTL = time.Second
+
+// tokenCache holds recently checked tokens by hash. Its clock is the
+// machine's monotonic one, not Service.Now (which tests and time travel
+// replace).
+type tokenCache struct {
+	mu  sync.Mutex
+	m   map[string]cachedToken
+	gen uint64 // bumped by clear; a read that began before is not cached
+}
+
+type cachedToken struct {
+	t     Token
+	until time.Time
+}
+
+func (c *tokenCache) get(h string) (Token, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	x, ok := c.m[h]
+	if !ok || time.Now().After(x.until) {
+		return Token{}, false
+	}
+	return x.t, true
+}
+
+func (c *tokenCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+func (c *tokenCache) put(h string, t Token, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return // a revocation happened while t was read
+	}
+	if c.m == nil || len(c.m) >= 1024 {
+		c.m = map[string]cachedToken{}
+	}
+	c.m[h] = cachedToken{t, time.Now().Add(tokenCacheTTL)}
+}
+
+func (c *tokenCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = nil
+	c.gen++
 }
 
 // Tokens lists every token's description (never the tokens), by name.
@@ -162,6 +226,7 @@ func (s *Service) Tokens(ctx context.Context) ([]Token, error) {
 // once. Revoking a revoked token is a no-op.
 func (s *Service) RevokeToken(ctx context.Context, name string) (*Token, error) {
 	var t Token
+	defer s.tokCache.clear()
 	err := s.Store.Update(ctx, func(tx store.Tx) error {
 		idx, err := readTokenIndex(ctx, tx)
 		if err != nil {

@@ -162,3 +162,37 @@ results:
 		t.Errorf("bad YAML: %v", err)
 	}
 }
+
+// TestTokenRevokedElsewhere checks the token cache: a token revoked by
+// another service on the same store (another process) stops
+// authenticating once tokenCacheTTL has passed, and one revoked through
+// this service stops at once.
+func TestTokenRevokedElsewhere(t *testing.T) {
+	s := openTokenTest(t)
+	ctx := context.Background()
+	other := &Service{Store: s.Store, Key: s.Key, Now: s.Now}
+	var secrets []string
+	for _, name := range []string{"a", "b"} {
+		secret, _, err := s.CreateToken(ctx, name, RoleLab)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(ctx, secret); err != nil { // now cached
+			t.Fatal(err)
+		}
+		secrets = append(secrets, secret)
+	}
+	if _, err := s.RevokeToken(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, secrets[0]); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("token revoked here still authenticates: %v", err)
+	}
+	if _, err := other.RevokeToken(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(tokenCacheTTL + 100*time.Millisecond)
+	if _, err := s.Authenticate(ctx, secrets[1]); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("token revoked by another process authenticates after %v: %v", tokenCacheTTL, err)
+	}
+}

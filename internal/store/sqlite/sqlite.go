@@ -32,7 +32,14 @@ var migrations embed.FS
 // DB is a SQLite store.
 type DB struct {
 	w, r *sql.DB
+	// readers admits read transactions in arrival order: database/sql
+	// hands a freed connection to a random waiter, which under load
+	// leaves some reads waiting far longer than others.
+	readers chan struct{}
 }
+
+// maxReaders is the size of the read pool.
+const maxReaders = 4
 
 var _ store.Store = (*DB)(nil)
 
@@ -59,8 +66,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w := sql.OpenDB(wc)
 	w.SetMaxOpenConns(1)
 	r := sql.OpenDB(rc)
-	r.SetMaxOpenConns(4)
-	db := &DB{w: w, r: r}
+	r.SetMaxOpenConns(maxReaders)
+	db := &DB{w: w, r: r, readers: make(chan struct{}, maxReaders)}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
@@ -116,6 +123,12 @@ func (db *DB) migrate(ctx context.Context) error {
 
 // View runs fn in a read snapshot.
 func (db *DB) View(ctx context.Context, fn func(store.Reader) error) error {
+	select {
+	case db.readers <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("begin read: %w", ctx.Err())
+	}
+	defer func() { <-db.readers }()
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
