@@ -140,7 +140,7 @@ func (e *decider) forecastNode(n *policy.Node, walk []*ckpt, confidence float64)
 		}
 		var pts []forecast.Point
 		for _, k := range walk {
-			if v, ok := k.scores[n.Eval]; ok {
+			if v, ok := k.scores.Score(n.Eval); ok {
 				pts = append(pts, forecast.Point{Compute: k.cp.EffectiveCompute, Score: v})
 			}
 		}
@@ -253,7 +253,7 @@ func AssessedScores(in Input) []CheckpointScores {
 	e.prepare()
 	var out []CheckpointScores
 	for _, k := range e.assessedUpTo(nil) {
-		out = append(out, CheckpointScores{Checkpoint: k.cp.ID, Compute: k.cp.EffectiveCompute, Scores: k.scores})
+		out = append(out, CheckpointScores{Checkpoint: k.cp.ID, Compute: k.cp.EffectiveCompute, Scores: k.scores.asMap()})
 	}
 	return out
 }

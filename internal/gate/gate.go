@@ -258,22 +258,47 @@ func InForce(versions []Version, t time.Time) (*Version, []PendingVersion) {
 // ckpt is a checkpoint with its qualifying evidence.
 type ckpt struct {
 	cp       evidence.Checkpoint
-	scores   scoreMap
+	scores   scores
 	conf     map[string]bool // evaluations whose score is confidential
 	dets     map[string]*evidence.Determination
 	assessed bool
 	assessAt time.Time
 	missing  []string // why not assessed
 	slot     int      // position among the checkpoints, by compute
+	weak     bool     // some results were ignored for weak elicitation
 	// Condition values per threshold index, computed on first use.
 	triggers []policy.Tri
 	clears   []policy.Tri
 	warns    []policy.Tri
 }
 
-type scoreMap map[string]float64
+// scores are a checkpoint's qualifying scores, by the evaluation's
+// position in the policy.
+type scores struct {
+	p   *policy.Policy
+	v   []float64
+	has []bool
+}
 
-func (s scoreMap) Score(id string) (float64, bool) { v, ok := s[id]; return v, ok }
+// Score returns the score for evaluation id, if there is one.
+func (s scores) Score(id string) (float64, bool) {
+	i, ok := s.p.EvaluationIndex(id)
+	if !ok || !s.has[i] {
+		return 0, false
+	}
+	return s.v[i], true
+}
+
+// asMap returns the scores by evaluation id.
+func (s scores) asMap() map[string]float64 {
+	m := make(map[string]float64, len(s.v))
+	for i, ok := range s.has {
+		if ok {
+			m[s.p.Evaluations[i].ID] = s.v[i]
+		}
+	}
+	return m
+}
 
 // newer reports whether record (at, seq) is newer than (bat, bseq).
 func newer(at time.Time, seq int64, bat time.Time, bseq int64) bool {
@@ -327,13 +352,12 @@ func Decide(in Input) Decision {
 }
 
 type decider struct {
-	p      *policy.Policy
-	in     Input
-	at     time.Time
-	cps    []*ckpt // all of the model's checkpoints recorded by at, by compute
-	byID   map[string]*ckpt
-	sgs    map[string]*evidence.SafeguardStatus // newest status per safeguard
-	weakly map[string][]weakResult              // checkpoint -> results ignored for weak elicitation
+	p    *policy.Policy
+	in   Input
+	at   time.Time
+	cps  []*ckpt // all of the model's checkpoints recorded by at, by compute
+	byID map[string]*ckpt
+	sgs  map[string]*evidence.SafeguardStatus // newest status per safeguard
 }
 
 func (e *decider) prepare() {
@@ -344,7 +368,7 @@ func (e *decider) prepare() {
 		if c.At.After(e.at) || (ev.Model.ID != "" && c.Model != ev.Model.ID) {
 			continue
 		}
-		ks = append(ks, ckpt{cp: c, scores: make(scoreMap, len(e.p.Evaluations))})
+		ks = append(ks, ckpt{cp: c})
 	}
 	e.cps = make([]*ckpt, len(ks))
 	for i := range ks {
@@ -361,46 +385,47 @@ func (e *decider) prepare() {
 		return cmp.Compare(x.cp.Seq, y.cp.Seq)
 	})
 	// Newest qualifying result per (checkpoint, evaluation), kept per
-	// checkpoint in a slice indexed by the evaluation's position in the
-	// policy (one map lookup per result).
-	type best struct {
-		at  time.Time
-		seq int64
-		ok  bool
-	}
+	// checkpoint in slices indexed by the evaluation's position in the
+	// policy: the result's index in ev.Results, or -1.
 	nev := len(e.p.Evaluations)
-	evIdx := make(map[string]int, nev)
 	minRank := make([]int, nev)
 	for i := range e.p.Evaluations {
-		evIdx[e.p.Evaluations[i].ID] = i
 		minRank[i] = policy.ElicitationRank(e.p.Evaluations[i].MinElicitation)
 	}
-	bests := make([]best, len(e.cps)*nev)
+	bests := make([]int32, len(e.cps)*nev)
+	for i := range bests {
+		bests[i] = -1
+	}
+	vals := make([]float64, len(e.cps)*nev)
+	has := make([]bool, len(e.cps)*nev)
 	for i, k := range e.cps {
 		k.slot = i
+		k.scores = scores{p: e.p, v: vals[i*nev : (i+1)*nev : (i+1)*nev], has: has[i*nev : (i+1)*nev : (i+1)*nev]}
 	}
-	slot := func(k *ckpt) []best { return bests[k.slot*nev : (k.slot+1)*nev] }
-	e.weakly = map[string][]weakResult{}
+	slot := func(k *ckpt) []int32 { return bests[k.slot*nev : (k.slot+1)*nev] }
 	for i := range ev.Results {
 		r := &ev.Results[i]
 		k := e.byID[r.Checkpoint]
 		if k == nil || r.At.After(e.at) || r.Incomplete {
 			continue
 		}
-		ei, ok := evIdx[r.Evaluation]
+		ei, ok := e.p.EvaluationIndex(r.Evaluation)
 		if !ok {
 			continue
 		}
 		if policy.ElicitationRank(r.Elicitation) < minRank[ei] {
-			e.weakly[r.Checkpoint] = append(e.weakly[r.Checkpoint], weakResult{r, ei})
+			k.weak = true // listed by weakList when a reason cites it
 			continue
 		}
 		b := &slot(k)[ei]
-		if b.ok && !newer(r.At, r.Seq, b.at, b.seq) {
-			continue
+		if *b >= 0 {
+			old := &ev.Results[*b]
+			if !newer(r.At, r.Seq, old.At, old.Seq) {
+				continue
+			}
 		}
-		*b = best{r.At, r.Seq, true}
-		k.scores[r.Evaluation] = r.Score
+		*b = int32(i)
+		k.scores.v[ei], k.scores.has[ei] = r.Score, true
 		if r.Confidential {
 			if k.conf == nil {
 				k.conf = map[string]bool{}
@@ -435,13 +460,13 @@ func (e *decider) prepare() {
 				continue
 			}
 			b := bs[ei]
-			if !b.ok {
+			if b < 0 {
 				k.assessed = false
 				k.missing = append(k.missing, fmt.Sprintf("a result for %s at %s elicitation or stronger", ed.ID, ed.MinElicitation))
 				continue
 			}
-			if b.at.After(k.assessAt) {
-				k.assessAt = b.at
+			if at := ev.Results[b].At; at.After(k.assessAt) {
+				k.assessAt = at
 			}
 		}
 		for _, t := range e.p.Thresholds {
@@ -608,7 +633,7 @@ func (e *decider) states(walk []*ckpt) ([]ThresholdState, map[string]*ThresholdS
 			}
 		}
 		for r := range refs {
-			if v, ok := at.scores[r]; ok {
+			if v, ok := at.scores.Score(r); ok {
 				ts.Inputs[r] = v
 				if at.conf[r] {
 					ts.Confidential = append(ts.Confidential, r)
@@ -710,18 +735,21 @@ func (e *decider) newestCheckpoint() *ckpt {
 	return e.cps[len(e.cps)-1]
 }
 
-// weakResult is a result ignored because it was elicited more weakly
-// than its evaluation requires (formatted only if a reason cites it).
-type weakResult struct {
-	r  *evidence.Result
-	ei int // the evaluation's index in the policy
-}
-
-// weakList formats weakly elicited results for a reason.
-func (e *decider) weakList(w []weakResult) string {
-	parts := make([]string, len(w))
-	for i, x := range w {
-		parts[i] = fmt.Sprintf("%s (%s < %s)", x.r.Evaluation, x.r.Elicitation, e.p.Evaluations[x.ei].MinElicitation)
+// weakList formats the results for checkpoint k that were ignored because
+// they were elicited more weakly than their evaluations require (found
+// again only when a reason cites them).
+func (e *decider) weakList(k *ckpt) string {
+	var parts []string
+	for i := range e.in.Evidence.Results {
+		r := &e.in.Evidence.Results[i]
+		if r.Checkpoint != k.cp.ID || r.At.After(e.at) || r.Incomplete {
+			continue
+		}
+		ev := e.p.Evaluation(r.Evaluation)
+		if ev == nil || policy.ElicitationRank(r.Elicitation) >= policy.ElicitationRank(ev.MinElicitation) {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s < %s)", r.Evaluation, r.Elicitation, ev.MinElicitation))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -731,8 +759,8 @@ func (e *decider) noAssessment(k *ckpt) Reason {
 		return Reason{Code: NoAssessment, Message: fmt.Sprintf("Model %s has no checkpoint recorded by %s, so no assessment exists; record a checkpoint and its evaluation results.", e.in.Evidence.Model.ID, fmtTime(e.at))}
 	}
 	msg := fmt.Sprintf("Checkpoint %s is not assessed: it lacks %s.", k.cp.ID, strings.Join(k.missing, "; "))
-	if w := e.weakly[k.cp.ID]; len(w) > 0 {
-		msg += fmt.Sprintf(" Results below the required elicitation do not count: %s.", e.weakList(w))
+	if k.weak {
+		msg += fmt.Sprintf(" Results below the required elicitation do not count: %s.", e.weakList(k))
 	}
 	return Reason{Code: NoAssessment, Message: msg}
 }
@@ -814,8 +842,8 @@ func (e *decider) stateReasons(d *Decision, states []ThresholdState, at *ckpt) b
 			msg := fmt.Sprintf("The state of %s at %s is unknown", t.Name, at.cp.ID)
 			if len(ts.Missing) > 0 {
 				msg += fmt.Sprintf(": no qualifying result for %s", strings.Join(ts.Missing, ", "))
-				if w := e.weakly[at.cp.ID]; len(w) > 0 {
-					msg += fmt.Sprintf(" (results below the required elicitation do not count: %s)", e.weakList(w))
+				if at.weak {
+					msg += fmt.Sprintf(" (results below the required elicitation do not count: %s)", e.weakList(at))
 				}
 			}
 			msg += "; missing evidence never counts as safe, so record the missing results."

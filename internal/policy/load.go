@@ -156,6 +156,7 @@ func (p *Policy) validate() error {
 	}
 
 	p.evals = map[string]*Evaluation{}
+	p.evalIndex = map[string]int{}
 	for i := range p.Evaluations {
 		e := &p.Evaluations[i]
 		base := fmt.Sprintf("evaluations[%d]", i)
@@ -166,6 +167,7 @@ func (p *Policy) validate() error {
 			return d.Errorf(base+".id", "duplicate evaluation id %q", e.ID)
 		}
 		p.evals[e.ID] = e
+		p.evalIndex[e.ID] = i
 		if err := domainRef(base+".domain", e.Domain); err != nil {
 			return err
 		}

@@ -105,6 +105,7 @@ type Policy struct {
 	Warnings []string `yaml:"-"`
 
 	evals      map[string]*Evaluation
+	evalIndex  map[string]int // position in Evaluations
 	thresholds map[string]*Threshold
 	safeguards map[string]*Safeguard
 }
@@ -311,6 +312,12 @@ func ParseDuration(s string) (time.Duration, error) {
 
 // Evaluation returns the evaluation with id, or nil.
 func (p *Policy) Evaluation(id string) *Evaluation { return p.evals[id] }
+
+// EvaluationIndex returns the position of evaluation id in Evaluations.
+func (p *Policy) EvaluationIndex(id string) (int, bool) {
+	i, ok := p.evalIndex[id]
+	return i, ok
+}
 
 // Threshold returns the threshold with id, or nil.
 func (p *Policy) Threshold(id string) *Threshold { return p.thresholds[id] }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 
 	"scalegate.dev/scalegate/internal/service"
 )
@@ -69,14 +71,39 @@ func oneLine(s string) string {
 
 // writeJSON writes v as indented JSON without HTML escaping.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	j := jsonWriters.Get().(*jsonWriter)
+	defer func() {
+		if j.buf.Cap() <= 1<<20 { // keep no huge buffers
+			jsonWriters.Put(j)
+		}
+	}()
+	j.buf.Reset()
+	err := j.enc.Encode(v)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	if err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write([]byte(`{"error": "internal error"}` + "\n"))
+		return
+	}
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	w.Write(j.buf.Bytes())
 }
+
+// jsonWriter is an indenting JSON encoder with its buffer, reused across
+// responses (a decision is several kilobytes of JSON).
+type jsonWriter struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var jsonWriters = sync.Pool{New: func() any {
+	j := &jsonWriter{}
+	j.enc = json.NewEncoder(&j.buf)
+	j.enc.SetEscapeHTML(false)
+	j.enc.SetIndent("", "  ")
+	return j
+}}
 
 // allowedMethods returns the methods some route accepts for r's path,
 // other than through the catch-all patterns.

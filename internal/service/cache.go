@@ -30,32 +30,62 @@ type cachedEvidence struct {
 // maxCachedModels bounds the cache; past it, the cache starts afresh.
 const maxCachedModels = 1024
 
-// evidenceAt returns the model's evidence in the reader's snapshot, whose
-// log size is size, and an evidence snapshot worth storing (or nil).
-func (s *Service) evidenceAt(ctx context.Context, r store.Reader, m evidence.Model, size int64) (gate.Evidence, []byte, error) {
+// inputsAt returns the versions of the model's policy and the model's
+// evidence in the reader's snapshot, whose log size is size, and an
+// evidence snapshot worth storing (or nil). Where both are cached, the
+// records since (usually none) are asked for in one round trip.
+func (s *Service) inputsAt(ctx context.Context, r store.Reader, m evidence.Model, size int64) ([]gate.Version, gate.Evidence, []byte, error) {
+	s.verCache.mu.Lock()
+	vc := s.verCache.m[m.Policy]
+	s.verCache.mu.Unlock()
 	s.evCache.mu.Lock()
-	c := s.evCache.m[m.ID]
+	ec := s.evCache.m[m.ID]
 	s.evCache.mu.Unlock()
-	if c != nil && c.from <= size && size <= c.next {
-		ev := c.ev
-		ev.Model = m
-		return ev, nil, nil
+
+	var qs []store.Query
+	vi, ei := -1, -1
+	if vc != nil && vc.next <= size {
+		vi = len(qs)
+		qs = append(qs, store.Query{Kinds: []string{store.KindPolicy}, Policy: m.Policy, From: vc.next, NoData: true, Limit: 1})
 	}
-	if c == nil || c.next > size {
-		ev, snap, err := s.evidenceFromSnapshot(ctx, r, m, size)
-		if err == nil {
-			s.remember(m.ID, size, newestSeq(ev)+1, ev)
-		}
-		return ev, snap, err
+	evCached := ec != nil && ec.from <= size && size <= ec.next
+	if ec != nil && !evCached && ec.next < size {
+		ei = len(qs)
+		qs = append(qs, store.Query{Kinds: evidenceKinds, Model: m.ID, DataOnly: true, From: ec.next})
 	}
-	more, err := loadEvidence(ctx, r, m, c.next)
+	tails, err := r.ListMany(ctx, qs)
 	if err != nil {
-		return gate.Evidence{}, nil, err
+		return nil, gate.Evidence{}, nil, err
 	}
-	// Copy on extend: the cached slices may be read concurrently.
-	ev := joinEvidence(m, c.ev, more)
-	s.remember(m.ID, size, max(c.from, newestSeq(more)+1), ev)
-	return ev, nil, nil
+
+	var versions []gate.Version
+	if vi >= 0 && len(tails[vi]) == 0 {
+		versions = vc.versions
+	} else if versions, err = s.readVersions(ctx, r, m.Policy, size); err != nil {
+		return nil, gate.Evidence{}, nil, err
+	}
+
+	var ev gate.Evidence
+	var snap []byte
+	switch {
+	case evCached:
+		ev = ec.ev
+		ev.Model = m
+	case ei >= 0:
+		more, err := decodeEvidence(m, tails[ei])
+		if err != nil {
+			return nil, gate.Evidence{}, nil, err
+		}
+		// Copy on extend: the cached slices may be read concurrently.
+		ev = joinEvidence(m, ec.ev, more)
+		s.remember(m.ID, size, max(ec.from, newestSeq(more)+1), ev)
+	default:
+		if ev, snap, err = s.evidenceFromSnapshot(ctx, r, m, size); err != nil {
+			return nil, gate.Evidence{}, nil, err
+		}
+		s.remember(m.ID, size, newestSeq(ev)+1, ev)
+	}
+	return versions, ev, snap, nil
 }
 
 // remember caches ev as the model's evidence as of log sizes from
@@ -123,21 +153,9 @@ type cachedVersions struct {
 	versions []gate.Version
 }
 
-// versionsAt returns the versions of a policy in the reader's snapshot,
-// whose log size is size.
-func (s *Service) versionsAt(ctx context.Context, r store.Reader, name string, size int64) ([]gate.Version, error) {
-	s.verCache.mu.Lock()
-	c := s.verCache.m[name]
-	s.verCache.mu.Unlock()
-	if c != nil && c.next <= size {
-		recs, err := r.List(ctx, store.Query{Kinds: []string{store.KindPolicy}, Policy: name, From: c.next, NoData: true, Limit: 1})
-		if err != nil {
-			return nil, err
-		}
-		if len(recs) == 0 {
-			return c.versions, nil
-		}
-	}
+// readVersions reads the versions of a policy in the reader's snapshot,
+// whose log size is size, and caches them.
+func (s *Service) readVersions(ctx context.Context, r store.Reader, name string, size int64) ([]gate.Version, error) {
 	versions, _, err := s.versions(ctx, r, name)
 	if err != nil {
 		return nil, err

@@ -34,8 +34,19 @@ func (r sizedReader) List(ctx context.Context, q store.Query) ([]store.Record, e
 	return out, err
 }
 
-// TestEvidenceCacheAnySize checks that the in-memory evidence cache gives,
-// for every log size and in any order of asking (decisions made side by
+func (r sizedReader) ListMany(ctx context.Context, qs []store.Query) ([][]store.Record, error) {
+	out := make([][]store.Record, len(qs))
+	for i, q := range qs {
+		var err error
+		if out[i], err = r.List(ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// TestEvidenceCacheAnySize checks that the in-memory evidence and policy
+// version caches give, for every log size and in any order of asking (decisions made side by
 // side read snapshots of different sizes), exactly the evidence read from
 // scratch at that size.
 func TestEvidenceCacheAnySize(t *testing.T) {
@@ -69,6 +80,15 @@ func TestEvidenceCacheAnySize(t *testing.T) {
 		if _, err := s.ImportFiles(ctx, []string{p}, time.Time{}, "test"); err != nil {
 			t.Fatal(err)
 		}
+		if i == 4 { // a new policy version midway
+			doc, err := os.ReadFile("../../policies/example-v2.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.PublishPolicy(ctx, "example-v2.yaml", doc, time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), "test"); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if _, err := s.Decide(ctx, gate.Action{Kind: gate.Scale, Model: "big", ToCompute: 1e25, At: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}, "test"); err != nil {
 			t.Fatal(err)
 		}
@@ -91,12 +111,19 @@ func TestEvidenceCacheAnySize(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				got, _, err := s2.evidenceAt(ctx, sr, m, size)
+				wantVersions, _, err := s.versions(ctx, sr, m.Policy)
+				if err != nil {
+					return err
+				}
+				gotVersions, got, _, err := s2.inputsAt(ctx, sr, m, size)
 				if err != nil {
 					return err
 				}
 				if !reflect.DeepEqual(got, want) {
 					return fmt.Errorf("seed %d, size %d: cached evidence has %d checkpoints and %d results, want %d and %d", seed, size, len(got.Checkpoints), len(got.Results), len(want.Checkpoints), len(want.Results))
+				}
+				if len(gotVersions) != len(wantVersions) {
+					return fmt.Errorf("seed %d, size %d: %d cached policy versions, want %d", seed, size, len(gotVersions), len(wantVersions))
 				}
 				return nil
 			})

@@ -11,7 +11,6 @@ import (
 	"scalegate.dev/scalegate/internal/store"
 )
 
-// gateInput loads what the gate reads about a model.
 // gateInput loads what the gate reads about a model, in a snapshot whose
 // log size is size (the evidence comes through the cache).
 func (s *Service) gateInput(ctx context.Context, r store.Reader, model string, at time.Time, size int64) (gate.Input, error) {
@@ -26,11 +25,7 @@ func (s *Service) gateInputSnap(ctx context.Context, r store.Reader, model strin
 	if err != nil {
 		return gate.Input{}, nil, err
 	}
-	versions, err := s.versionsAt(ctx, r, m.Policy, size)
-	if err != nil {
-		return gate.Input{}, nil, err
-	}
-	ev, snap, err := s.evidenceAt(ctx, r, m, size)
+	versions, ev, snap, err := s.inputsAt(ctx, r, m, size)
 	if err != nil {
 		return gate.Input{}, nil, err
 	}

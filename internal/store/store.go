@@ -92,6 +92,9 @@ type Reader interface {
 	// List returns matching records in log order, without their leaves
 	// (Leaf is nil; read leaves with Entry or Scan).
 	List(ctx context.Context, q Query) ([]Record, error)
+	// ListMany runs several List queries and returns their results in
+	// order; a server backend sends them together, in one round trip.
+	ListMany(ctx context.Context, qs []Query) ([][]Record, error)
 	// Entry returns the record at index i.
 	Entry(ctx context.Context, i int64) (*Record, error)
 	// Scan calls fn for each record with index in [from, to), in order,

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -140,37 +141,122 @@ func (db *DB) migrate(ctx context.Context) error {
 	return tx.Commit(ctx)
 }
 
-// View runs fn in a read-only snapshot.
+// View runs fn in a read-only snapshot. One round trip begins the
+// snapshot and reads its log size (which the snapshot fixes, and which
+// most readers ask for first).
 func (db *DB) View(ctx context.Context, fn func(store.Reader) error) error {
-	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	c, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	return fn(&reader{q: tx})
+	// A connection left inside a transaction (the ROLLBACK failed) is
+	// closed by the pool on release, never reused.
+	defer c.Release()
+	var b pgx.Batch
+	b.BeginTx(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	b.Queue(`SELECT max(idx) FROM records`)
+	size, err := beginBatch(ctx, c, &b)
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer c.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+	return fn(&reader{q: c, size: size})
 }
 
-// Update runs fn in a write transaction, after every earlier writer.
+// Update runs fn in a write transaction, after every earlier writer. One
+// round trip begins the transaction and takes the write lock; the writes
+// fn makes are sent together (see writer), and the transaction commits
+// with one more.
 func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
-	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	c, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("begin write: %w", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, db.writeLock); err != nil {
-		return fmt.Errorf("write lock: %w", err)
+	// A connection left inside a transaction (fn failed, or the ROLLBACK
+	// did) is closed by the pool on release, never reused.
+	defer c.Release()
+	// The log size is read after the lock, so it counts every earlier
+	// writer's records.
+	var b pgx.Batch
+	b.BeginTx(pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, db.writeLock)
+	b.Queue(`SELECT max(idx) FROM records`)
+	committed := false
+	defer func() {
+		if !committed {
+			c.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		}
+	}()
+	size, err := beginBatch(ctx, c, &b)
+	if err != nil {
+		return fmt.Errorf("begin write: %w", err)
 	}
-	if err := fn(&writer{reader: reader{q: tx}, tx: tx}); err != nil {
+	w := &writer{conn: c, hashes: map[int64]tlog.Hash{}, size: size, sizeKnown: true}
+	w.reader = reader{q: flushing{w}, size: -1}
+	if err := fn(w); err != nil {
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	// The queued writes and the COMMIT go in one round trip.
+	w.queue(`COMMIT`)
+	cb := w.pending
+	w.pending = pgx.Batch{}
+	br := c.SendBatch(ctx, &cb)
+	var tag pgconn.CommandTag
+	for range cb.Len() {
+		if tag, err = br.Exec(); err != nil {
+			break
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	// An aborted transaction answers COMMIT with ROLLBACK.
+	if tag.String() != "COMMIT" {
+		return fmt.Errorf("commit: the transaction was rolled back")
+	}
+	committed = true
 	return nil
 }
 
+// beginBatch sends b, which begins a transaction and ends with SELECT
+// max(idx) FROM records, and returns the log size that query read.
+func beginBatch(ctx context.Context, c *pgxpool.Conn, b *pgx.Batch) (int64, error) {
+	br := c.SendBatch(ctx, b)
+	defer br.Close()
+	for range b.Len() - 1 {
+		if _, err := br.Exec(); err != nil {
+			return 0, err
+		}
+	}
+	var n *int64
+	if err := br.QueryRow().Scan(&n); err != nil {
+		return 0, fmt.Errorf("log size: %w", err)
+	}
+	if err := br.Close(); err != nil {
+		return 0, err
+	}
+	if n == nil { // an empty log
+		return 0, nil
+	}
+	return *n + 1, nil
+}
+
+// querier runs queries: a pooled connection inside a read transaction, or
+// a write transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
 type reader struct {
-	q pgx.Tx
+	q querier
+	// size is the log size of a read snapshot, or -1 in a writer (whose
+	// log grows as it appends).
+	size int64
 }
 
 const (
@@ -198,6 +284,9 @@ func scanRecord(sc pgx.Row) (store.Record, error) {
 }
 
 func (r *reader) Size(ctx context.Context) (int64, error) {
+	if r.size >= 0 {
+		return r.size, nil
+	}
 	var n *int64
 	if err := r.q.QueryRow(ctx, `SELECT max(idx) FROM records`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("log size: %w", err)
@@ -219,7 +308,8 @@ func (r *reader) Get(ctx context.Context, kind, key string) (*store.Record, erro
 	return &rec, nil
 }
 
-func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error) {
+// listSQL is the query text and arguments of q.
+func listSQL(q store.Query) (string, []any) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -250,10 +340,11 @@ func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error
 	} else {
 		sqlText += " ORDER BY idx"
 	}
-	rows, err := r.q.Query(ctx, sqlText, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list records: %w", err)
-	}
+	return sqlText, args
+}
+
+// scanList reads the rows of a listSQL query.
+func scanList(rows pgx.Rows, q store.Query) ([]store.Record, error) {
 	defer rows.Close()
 	var out []store.Record
 	for rows.Next() {
@@ -266,6 +357,7 @@ func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("list records: %w", err)
 		}
+		var err error
 		if rec.At, err = parseAt(rec.Index, at); err != nil {
 			return nil, err
 		}
@@ -275,6 +367,43 @@ func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error
 		return nil, fmt.Errorf("list records: %w", err)
 	}
 	return out, nil
+}
+
+func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error) {
+	sqlText, args := listSQL(q)
+	rows, err := r.q.Query(ctx, sqlText, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list records: %w", err)
+	}
+	return scanList(rows, q)
+}
+
+func (r *reader) ListMany(ctx context.Context, qs []store.Query) ([][]store.Record, error) {
+	if len(qs) == 0 {
+		return nil, nil
+	}
+	if len(qs) == 1 {
+		recs, err := r.List(ctx, qs[0])
+		return [][]store.Record{recs}, err
+	}
+	var b pgx.Batch
+	for _, q := range qs {
+		sqlText, args := listSQL(q)
+		b.Queue(sqlText, args...)
+	}
+	br := r.q.SendBatch(ctx, &b)
+	defer br.Close()
+	out := make([][]store.Record, len(qs))
+	for i, q := range qs {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, fmt.Errorf("list records: %w", err)
+		}
+		if out[i], err = scanList(rows, q); err != nil {
+			return nil, err
+		}
+	}
+	return out, br.Close()
 }
 
 func (r *reader) Entry(ctx context.Context, i int64) (*store.Record, error) {
@@ -455,11 +584,113 @@ func (r *reader) CachedKeys(ctx context.Context) ([]string, error) {
 	return out, rows.Err()
 }
 
+// writer is a write transaction. Its writes are queued and sent
+// together, in one round trip, before its next read and at commit; its
+// reads of stored hashes are answered from what it has written or read
+// before where it can, since a log write (Append, then the checkpoint's
+// tree hash) reads the same few hashes twice.
 type writer struct {
 	reader
-	tx        pgx.Tx
+	conn      *pgxpool.Conn
 	size      int64
 	sizeKnown bool
+	pending   pgx.Batch
+	hashes    map[int64]tlog.Hash // written or read in this transaction
+}
+
+// flushing is a writer's querier: it sends the queued writes first, so
+// reads see them.
+type flushing struct{ w *writer }
+
+func (f flushing) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := f.w.flush(ctx); err != nil {
+		return nil, err
+	}
+	return f.w.conn.Query(ctx, sql, args...)
+}
+
+func (f flushing) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if err := f.w.flush(ctx); err != nil {
+		return errRow{err}
+	}
+	return f.w.conn.QueryRow(ctx, sql, args...)
+}
+
+func (f flushing) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if err := f.w.flush(ctx); err != nil {
+		return errBatch{err}
+	}
+	return f.w.conn.SendBatch(ctx, b)
+}
+
+// errBatch is a batch whose every result fails.
+type errBatch struct{ err error }
+
+func (b errBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, b.err }
+func (b errBatch) Query() (pgx.Rows, error)         { return nil, b.err }
+func (b errBatch) QueryRow() pgx.Row                { return errRow(b) }
+func (b errBatch) Close() error                     { return b.err }
+func (b errBatch) Tx() pgx.Tx                       { return nil }
+
+// errRow is a row whose Scan fails.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// queue adds a write to the next round trip.
+func (w *writer) queue(sql string, args ...any) {
+	w.pending.Queue(sql, args...)
+}
+
+// flush sends the queued writes.
+func (w *writer) flush(ctx context.Context) error {
+	if w.pending.Len() == 0 {
+		return nil
+	}
+	b := w.pending
+	w.pending = pgx.Batch{}
+	if err := w.conn.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+func (w *writer) Size(ctx context.Context) (int64, error) {
+	if w.sizeKnown {
+		return w.size, nil
+	}
+	n, err := w.reader.Size(ctx)
+	if err != nil {
+		return 0, err
+	}
+	w.size, w.sizeKnown = n, true
+	return n, nil
+}
+
+// ReadHashes answers from the hashes this transaction wrote or read, and
+// reads the others without sending the queued writes: those hold only
+// hashes of records appended here, which the map already has.
+func (w *writer) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
+	var missing []int64
+	for _, id := range indexes {
+		if _, ok := w.hashes[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		got, err := (&reader{q: w.conn, size: -1}).ReadHashes(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		for i, id := range missing {
+			w.hashes[id] = got[i]
+		}
+	}
+	out := make([]tlog.Hash, len(indexes))
+	for i, id := range indexes {
+		out[i] = w.hashes[id]
+	}
+	return out, nil
 }
 
 // copyMin is the batch size from which Append uses COPY rather than one
@@ -467,17 +698,13 @@ type writer struct {
 const copyMin = 256
 
 func (w *writer) Append(ctx context.Context, recs []store.Record) (int64, error) {
-	if !w.sizeKnown {
-		n, err := w.Size(ctx)
-		if err != nil {
-			return 0, err
-		}
-		w.size, w.sizeKnown = n, true
+	first, err := w.Size(ctx)
+	if err != nil {
+		return 0, err
 	}
 	if len(recs) == 0 {
-		return w.size, nil
+		return first, nil
 	}
-	first := w.size
 	leaves := make([][]byte, len(recs))
 	for i := range recs {
 		leaves[i] = recs[i].Leaf
@@ -496,6 +723,9 @@ func (w *writer) Append(ctx context.Context, recs []store.Record) (int64, error)
 	if err := w.insertHashes(ctx, hashes); err != nil {
 		return 0, fmt.Errorf("insert hashes of records %d–%d: %w", first, last, err)
 	}
+	for _, h := range hashes {
+		w.hashes[h.Index] = h.Hash
+	}
 	w.size += int64(len(recs))
 	return first, nil
 }
@@ -503,7 +733,10 @@ func (w *writer) Append(ctx context.Context, recs []store.Record) (int64, error)
 func (w *writer) insertRecords(ctx context.Context, recs []store.Record) error {
 	at := func(r *store.Record) string { return r.At.UTC().Format(time.RFC3339Nano) }
 	if len(recs) >= copyMin {
-		_, err := w.tx.CopyFrom(ctx, pgx.Identifier{"records"},
+		if err := w.flush(ctx); err != nil {
+			return err
+		}
+		_, err := w.conn.CopyFrom(ctx, pgx.Identifier{"records"},
 			[]string{"idx", "kind", "key", "model", "policy", "at", "data", "leaf"},
 			pgx.CopyFromSlice(len(recs), func(i int) ([]any, error) {
 				r := &recs[i]
@@ -519,15 +752,18 @@ func (w *writer) insertRecords(ctx context.Context, recs []store.Record) error {
 		r := &recs[i]
 		idx[i], kind[i], key[i], model[i], pol[i], ats[i], data[i], leaf[i] = r.Index, r.Kind, r.Key, r.Model, r.Policy, at(r), r.Data, r.Leaf
 	}
-	_, err := w.tx.Exec(ctx, `INSERT INTO records (`+recordCols+`)
+	w.queue(`INSERT INTO records (`+recordCols+`)
 		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[])`,
 		idx, kind, key, model, pol, ats, data, leaf)
-	return err
+	return nil
 }
 
 func (w *writer) insertHashes(ctx context.Context, hashes []transparency.StoredHash) error {
 	if len(hashes) >= copyMin {
-		_, err := w.tx.CopyFrom(ctx, pgx.Identifier{"hashes"}, []string{"id", "hash"},
+		if err := w.flush(ctx); err != nil {
+			return err
+		}
+		_, err := w.conn.CopyFrom(ctx, pgx.Identifier{"hashes"}, []string{"id", "hash"},
 			pgx.CopyFromSlice(len(hashes), func(i int) ([]any, error) {
 				return []any{hashes[i].Index, hashes[i].Hash[:]}, nil
 			}))
@@ -537,34 +773,26 @@ func (w *writer) insertHashes(ctx context.Context, hashes []transparency.StoredH
 	for i := range hashes {
 		ids[i], hs[i] = hashes[i].Index, hashes[i].Hash[:]
 	}
-	_, err := w.tx.Exec(ctx, `INSERT INTO hashes (id, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, ids, hs)
-	return err
+	w.queue(`INSERT INTO hashes (id, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, ids, hs)
+	return nil
 }
 
 func (w *writer) PutCheckpoint(ctx context.Context, c store.Checkpoint) error {
-	if _, err := w.tx.Exec(ctx, `INSERT INTO checkpoints (size, signed) VALUES ($1, $2) ON CONFLICT (size) DO NOTHING`, c.Size, c.Signed); err != nil {
-		return fmt.Errorf("store checkpoint: %w", err)
-	}
+	w.queue(`INSERT INTO checkpoints (size, signed) VALUES ($1, $2) ON CONFLICT (size) DO NOTHING`, c.Size, c.Signed)
 	return nil
 }
 
 func (w *writer) AddCosignature(ctx context.Context, size int64, line []byte) error {
-	if _, err := w.tx.Exec(ctx, `INSERT INTO cosignatures (size, line) VALUES ($1, $2) ON CONFLICT DO NOTHING`, size, line); err != nil {
-		return fmt.Errorf("store cosignature: %w", err)
-	}
+	w.queue(`INSERT INTO cosignatures (size, line) VALUES ($1, $2) ON CONFLICT DO NOTHING`, size, line)
 	return nil
 }
 
 func (w *writer) PutCached(ctx context.Context, key string, data []byte) error {
-	if _, err := w.tx.Exec(ctx, `INSERT INTO cache (key, data) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET data = excluded.data`, key, data); err != nil {
-		return fmt.Errorf("cache %q: %w", key, err)
-	}
+	w.queue(`INSERT INTO cache (key, data) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET data = excluded.data`, key, data)
 	return nil
 }
 
 func (w *writer) SetMeta(ctx context.Context, key, value string) error {
-	if _, err := w.tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
-		return fmt.Errorf("set meta %q: %w", key, err)
-	}
+	w.queue(`INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	return nil
 }

@@ -216,3 +216,47 @@ func TestLargeAppend(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestQueuedWriteFails checks that a write the server refuses only when
+// the queued writes are sent (at commit) fails the whole transaction:
+// nothing of it is visible afterwards, and the next writer gets the same
+// log index.
+func TestQueuedWriteFails(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, pgtest.DSN(t))
+	defer db.Close()
+	rec := store.Record{Kind: store.KindResult, At: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Data: []byte("{}"), Leaf: []byte("l")}
+	err := db.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Append(ctx, []store.Record{rec}); err != nil {
+			return err
+		}
+		// PostgreSQL text cannot hold NUL: refused by the server.
+		return tx.SetMeta(ctx, "bad\x00key", "v")
+	})
+	if err == nil {
+		t.Fatal("Update with a refused write succeeded")
+	}
+	err = db.View(ctx, func(r store.Reader) error {
+		n, err := r.Size(ctx)
+		if err != nil {
+			return err
+		}
+		if n != 0 {
+			return fmt.Errorf("log size %d after a failed transaction, want 0", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(ctx, func(tx store.Tx) error {
+		first, err := tx.Append(ctx, []store.Record{rec})
+		if err == nil && first != 0 {
+			err = fmt.Errorf("first index %d after a failed transaction, want 0", first)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -229,6 +229,28 @@ func testQuery(t *testing.T, s store.Store) {
 				return fmt.Errorf("List(%+v) = %s, want %s", c.q, got, c.want)
 			}
 		}
+		// ListMany answers each query as List does, in order.
+		qs := make([]store.Query, len(cases))
+		for i, c := range cases {
+			qs[i] = c.q
+		}
+		qs = append(qs, store.Query{Model: "a", From: 4, NoData: true}, store.Query{Model: "a", From: 3, DataOnly: true})
+		many, err := r.ListMany(ctx, qs)
+		if err != nil {
+			return err
+		}
+		if len(many) != len(qs) {
+			return fmt.Errorf("ListMany of %d queries returned %d results", len(qs), len(many))
+		}
+		for i, q := range qs {
+			one, err := r.List(ctx, q)
+			if err != nil {
+				return err
+			}
+			if !equalRecords(one, many[i]) {
+				return fmt.Errorf("ListMany query %d (%+v) = %v, List = %v", i, q, many[i], one)
+			}
+		}
 		got, err := r.Get(ctx, store.KindSafeguard, "sg")
 		if err != nil {
 			return err
@@ -241,6 +263,20 @@ func testQuery(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// equalRecords reports whether two record lists are the same.
+func equalRecords(a, b []store.Record) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.Index != y.Index || x.Kind != y.Kind || x.Key != y.Key || x.Model != y.Model || x.Policy != y.Policy || !x.At.Equal(y.At) || string(x.Data) != string(y.Data) || string(x.Leaf) != string(y.Leaf) {
+			return false
+		}
+	}
+	return true
 }
 
 // testTreeHashes checks stored hashes against an independent computation
