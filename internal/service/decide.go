@@ -310,7 +310,9 @@ func (q *commitQueue) write(ctx context.Context, s *Service, batch []*pendingDec
 		}
 		q.mu.Unlock()
 	}()
-	err = s.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
+	// Not the leader's request context: the batch is everyone's.
+	ctx = context.WithoutCancel(ctx)
+	err = s.Store.Update(ctx, func(tx store.Tx) error {
 		for _, b := range batch {
 			b.err = nil
 			b.d.LogIndex = nil

@@ -12,9 +12,18 @@
 //	 "signature":{...},"salt":"<hex>"}
 //
 // and becomes a log leaf in the same transaction; see records.go for the
-// leaf of each kind and how confidential fields are committed to. After each
-// write transaction the service signs a checkpoint of the new tree in the
+// leaf of each kind and how confidential fields are committed to. Each
+// write transaction ends with a signed checkpoint of the new tree, in the
 // same transaction.
+//
+// # Deciding
+//
+// Decide reads a model's evidence in a read snapshot (through in-memory
+// caches that are extended, never invalidated: the log is append-only),
+// decides, and appends the decision only if nothing it rests on was
+// recorded since. Decisions made side by side are appended together, in
+// one write transaction under one checkpoint (group commit; see
+// commitQueue).
 package service
 
 import (

@@ -15,6 +15,11 @@
 // locks that conflict with table locks, not with advisory ones. Writers run
 // at READ COMMITTED, so after the lock they see every earlier commit; View
 // runs in a REPEATABLE READ, READ ONLY snapshot.
+//
+// Round trips are what a decision costs on PostgreSQL, so both begin in one
+// batch that also reads the log size; a writer queues its writes and sends
+// them before its next read, or together with its COMMIT; ListMany sends
+// several queries at once.
 package postgres
 
 import (
