@@ -308,8 +308,17 @@ func (c *Client) Chat(ctx context.Context, msgs []Message) (*Completion, error) 
 }
 
 func (c *Client) do(ctx context.Context, body []byte) (*Completion, error) {
-	for n := 1; ; n++ {
-		comp, err := c.once(ctx, body)
+	comp, err := c.once(ctx, body)
+	return c.retry(ctx, body, 1, comp, err)
+}
+
+// retry finishes a request whose attempt n ended with comp or err,
+// retrying a retryable error.
+func (c *Client) retry(ctx context.Context, body []byte, n int, comp *Completion, err error) (*Completion, error) {
+	for ; ; n++ {
+		if n > 1 {
+			comp, err = c.once(ctx, body)
+		}
 		if err == nil {
 			comp.Attempts = n
 			return comp, nil
@@ -357,11 +366,18 @@ var respBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (c *Client) once(ctx context.Context, body []byte) (*Completion, error) {
 	c.attempts.Add(1)
+	return c.attempt(ctx, body, false)
+}
+
+// attempt is once without counting the request: the event loop counts
+// the attempts it makes, and a goroutine finishes one the loop could not
+// (see loop_linux.go). fresh makes the lean client use a new connection.
+func (c *Client) attempt(ctx context.Context, body []byte, fresh bool) (*Completion, error) {
 	buf := respBufs.Get().(*bytes.Buffer)
 	defer respBufs.Put(buf)
 	buf.Reset()
 	if c.h1 != nil {
-		return c.onceH1(body, buf)
+		return c.onceH1(body, buf, fresh)
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Timeout)
 	defer cancel()
@@ -393,11 +409,11 @@ func (c *Client) once(ctx context.Context, body []byte) (*Completion, error) {
 }
 
 // onceH1 is an attempt over the fast HTTP/1.1 transport.
-func (c *Client) onceH1(body []byte, buf *bytes.Buffer) (*Completion, error) {
+func (c *Client) onceH1(body []byte, buf *bytes.Buffer, fresh bool) (*Completion, error) {
 	if c.Abandon != nil {
 		c.hookAbandon.Do(func() { context.AfterFunc(c.Abandon, c.h1.abandon) })
 	}
-	r, err := c.h1.post(time.Now().Add(c.Timeout), body, buf)
+	r, err := c.h1.post(time.Now().Add(c.Timeout), body, buf, fresh)
 	if err != nil {
 		if errors.Is(err, ErrMalformed) || errors.Is(err, errAbandoned) {
 			return nil, err

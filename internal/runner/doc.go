@@ -20,14 +20,16 @@
 // run's concurrency, a per-attempt timeout, and retries with exponential
 // backoff and full jitter on 429, 5xx, timeouts, connection errors and
 // malformed responses (honouring Retry-After). 401, 403 and 404 end the run:
-// they would fail every sample.
+// they would fail every sample. Plain-http endpoints use a lean HTTP/1.1
+// client, with which, on Linux, [Run] drives the requests of a run with a
+// local scorer from one event loop (see loop_linux.go).
 //
 // # Resume
 //
 // [Run] appends each sample's outcome to a [State] file (one JSON line per
-// sample, written by a single goroutine that fsyncs each batch before the
-// next) so that a re-run after a crash or an interrupt skips every recorded
-// sample: no recorded request is ever sent again. On interrupt, Run stops
+// sample, written in batches within [BatchInterval] and fsynced within
+// [SyncInterval]) so that a re-run after a crash or an interrupt skips every
+// recorded sample: no recorded request is ever sent again. On interrupt, Run stops
 // dispatching, lets the requests in flight finish (they are recorded), and
 // returns.
 package runner

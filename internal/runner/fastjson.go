@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
+	"sync/atomic"
 	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
@@ -59,7 +60,7 @@ func fastCompletion(b []byte) (*Completion, error) {
 				haveChoice = true
 			}
 		case "model":
-			v, ok := s.str()
+			v, ok := s.internedStr(&lastModel)
 			if !ok {
 				return nil, errFallback
 			}
@@ -95,6 +96,9 @@ type scanner struct {
 }
 
 func (s *scanner) ws() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return
+	}
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
@@ -154,17 +158,18 @@ func (s *scanner) rawStr() ([]byte, bool, bool) {
 	}
 	start := s.i
 	s.i++
-	// The common case: no escape before the closing quote.
-	if j := bytes.IndexByte(s.b[s.i:], '"'); j >= 0 {
-		span := s.b[s.i : s.i+j]
-		if bytes.IndexByte(span, '\\') < 0 {
-			for _, c := range span {
-				if c < 0x20 {
-					return nil, false, false
-				}
-			}
-			s.i += j + 1
-			return span, false, true
+	// The common case: no escape before the closing quote (a loop:
+	// strings are short, and most are keys).
+plain:
+	for j, b := s.i, s.b; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			s.i = j + 1
+			return b[start+1 : j], false, true
+		case c < 0x20:
+			return nil, false, false
+		case c == '\\':
+			break plain // the loop below decodes it
 		}
 	}
 	esc := false
@@ -240,6 +245,28 @@ func (s *scanner) str() (string, bool) {
 	return v, true
 }
 
+// Interned strings: a response's model and finish reason are most often
+// those of the previous one.
+var lastModel, lastFinish atomic.Pointer[string]
+
+// internedStr is str, returning the string last stored in last when it is
+// the same (saving the copy).
+func (s *scanner) internedStr(last *atomic.Pointer[string]) (string, bool) {
+	start := s.i
+	raw, esc, ok := s.rawStr()
+	if ok && !esc {
+		if p := last.Load(); p != nil && *p == string(raw) {
+			return *p, true
+		}
+	}
+	s.i = start
+	v, ok := s.str()
+	if ok {
+		last.Store(&v)
+	}
+	return v, ok
+}
+
 // skip skips one value, checking its structure.
 func (s *scanner) skip() bool {
 	switch c := s.peek(); {
@@ -300,24 +327,16 @@ func (s *scanner) lit(l string) bool {
 func (s *scanner) num() ([]byte, bool) {
 	start := s.i
 	b := s.b
-	digits := func() int {
-		n := 0
-		for s.i < len(b) && b[s.i] >= '0' && b[s.i] <= '9' {
-			s.i++
-			n++
-		}
-		return n
-	}
 	if s.i < len(b) && b[s.i] == '-' {
 		s.i++
 	}
 	intStart := s.i
-	if n := digits(); n == 0 || n > 1 && b[intStart] == '0' {
+	if n := s.digits(); n == 0 || n > 1 && b[intStart] == '0' {
 		return nil, false
 	}
 	if s.i < len(b) && b[s.i] == '.' {
 		s.i++
-		if digits() == 0 {
+		if s.digits() == 0 {
 			return nil, false
 		}
 	}
@@ -326,11 +345,39 @@ func (s *scanner) num() ([]byte, bool) {
 		if s.i < len(b) && (b[s.i] == '+' || b[s.i] == '-') {
 			s.i++
 		}
-		if digits() == 0 {
+		if s.digits() == 0 {
 			return nil, false
 		}
 	}
 	return b[start:s.i], true
+}
+
+// digits skips decimal digits, returning how many.
+func (s *scanner) digits() int {
+	i, b := s.i, s.b
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	n := i - s.i
+	s.i = i
+	return n
+}
+
+// parseInt64 parses a number token as an int64, as strconv.ParseInt does
+// (plain digits of a small number, the common case, without it).
+func parseInt64(tok []byte) (int64, bool) {
+	var n int64
+	plain := len(tok) > 0 && len(tok) <= 18
+	for i := 0; plain && i < len(tok); i++ {
+		c := tok[i]
+		plain = c >= '0' && c <= '9'
+		n = n*10 + int64(c-'0')
+	}
+	if plain {
+		return n, true
+	}
+	n, err := strconv.ParseInt(string(tok), 10, 64)
+	return n, err == nil
 }
 
 // choice reads the first choice into c.
@@ -361,7 +408,7 @@ func (s *scanner) choice(c *Completion) bool {
 				}
 				continue
 			}
-			v, ok := s.str()
+			v, ok := s.internedStr(&lastFinish)
 			if !ok {
 				return false
 			}
@@ -445,8 +492,8 @@ func (s *scanner) usage(u *Usage) bool {
 		if !ok {
 			return false
 		}
-		n, err := strconv.ParseInt(string(tok), 10, 64)
-		if err != nil {
+		n, ok := parseInt64(tok)
+		if !ok {
 			return false
 		}
 		*dst = n

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -21,7 +21,9 @@ import (
 // written with one write and its response read by the calling goroutine.
 // It exists because the runner's overhead per request is dominated by
 // net/http's per-connection goroutines and allocations when the server
-// answers at once; https and proxied endpoints use net/http.
+// answers at once; https and proxied endpoints use net/http. Run's event
+// loop (loop_linux.go) takes its connections from the pool and gives them
+// back for the requests it hands to goroutines.
 type h1Transport struct {
 	addr   string // host:port to dial
 	head   []byte // request line and fixed headers, up to Content-Length's value
@@ -38,8 +40,9 @@ type h1Transport struct {
 
 type h1Conn struct {
 	c  net.Conn
-	br *bufio.Reader
-	wb []byte
+	rc syscall.RawConn // nil when c has none
+	rb []byte          // bytes read
+	wb []byte          // the request written
 }
 
 // newH1Transport returns the fast transport for u, or nil when u needs
@@ -69,15 +72,21 @@ func newH1Transport(u *url.URL, auth string, maxIdle int) *h1Transport {
 	return &h1Transport{addr: addr, head: h.Bytes(), dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}, max: maxIdle, open: map[*h1Conn]bool{}}
 }
 
-func (t *h1Transport) get(deadline time.Time) (*h1Conn, bool, error) {
-	t.mu.Lock()
-	if n := len(t.idle); n > 0 {
-		c := t.idle[n-1]
-		t.idle = t.idle[:n-1]
-		t.mu.Unlock()
-		return c, true, nil
+// appendRequest appends the request posting body.
+func (t *h1Transport) appendRequest(w, body []byte) []byte {
+	w = append(w, t.head...)
+	w = strconv.AppendInt(w, int64(len(body)), 10)
+	w = append(w, "\r\n\r\n"...)
+	return append(w, body...)
+}
+
+// get returns a pooled connection, unless fresh, or dials one.
+func (t *h1Transport) get(deadline time.Time, fresh bool) (*h1Conn, bool, error) {
+	if !fresh {
+		if c := t.takeIdle(); c != nil {
+			return c, true, nil
+		}
 	}
-	t.mu.Unlock()
 	dctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	nc, err := t.dialer.DialContext(dctx, "tcp", t.addr)
@@ -87,11 +96,34 @@ func (t *h1Transport) get(deadline time.Time) (*h1Conn, bool, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	c := &h1Conn{c: nc, br: bufio.NewReaderSize(nc, 16<<10), wb: make([]byte, 0, 4096)}
+	return t.add(nc), false, nil
+}
+
+// add makes nc one of the transport's open connections.
+func (t *h1Transport) add(nc net.Conn) *h1Conn {
+	c := &h1Conn{c: nc, wb: make([]byte, 0, 4096)}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.rc = rc
+		}
+	}
 	t.mu.Lock()
 	t.open[c] = true
 	t.mu.Unlock()
-	return c, false, nil
+	return c
+}
+
+// takeIdle removes an idle connection from the pool, or returns nil.
+func (t *h1Transport) takeIdle() *h1Conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := len(t.idle)
+	if n == 0 {
+		return nil
+	}
+	c := t.idle[n-1]
+	t.idle = t.idle[:n-1]
+	return c
 }
 
 func (t *h1Transport) put(c *h1Conn) {
@@ -147,10 +179,10 @@ type h1Response struct {
 var errStale = errors.New("stale connection")
 
 // post sends body and appends the response body to buf; deadline bounds
-// the attempt.
-func (t *h1Transport) post(deadline time.Time, body []byte, buf *bytes.Buffer) (h1Response, error) {
+// the attempt. fresh makes it use a new connection.
+func (t *h1Transport) post(deadline time.Time, body []byte, buf *bytes.Buffer, fresh bool) (h1Response, error) {
 	for tries := 0; ; tries++ {
-		r, err := t.postOnce(deadline, body, buf)
+		r, err := t.postOnce(deadline, body, buf, fresh || tries > 0)
 		if errors.Is(err, errStale) && tries < 2 {
 			buf.Reset()
 			continue
@@ -159,11 +191,11 @@ func (t *h1Transport) post(deadline time.Time, body []byte, buf *bytes.Buffer) (
 	}
 }
 
-func (t *h1Transport) postOnce(deadline time.Time, body []byte, buf *bytes.Buffer) (h1Response, error) {
+func (t *h1Transport) postOnce(deadline time.Time, body []byte, buf *bytes.Buffer, fresh bool) (h1Response, error) {
 	if t.abandoned.Load() {
 		return h1Response{}, errAbandoned
 	}
-	c, reused, err := t.get(deadline)
+	c, reused, err := t.get(deadline, fresh)
 	if err != nil {
 		return h1Response{}, err
 	}
@@ -172,22 +204,15 @@ func (t *h1Transport) postOnce(deadline time.Time, body []byte, buf *bytes.Buffe
 		// abandon may have run between get and SetDeadline.
 		c.c.SetDeadline(pastDeadline)
 	}
-	w := append(c.wb[:0], t.head...)
-	w = strconv.AppendInt(w, int64(len(body)), 10)
-	w = append(w, "\r\n\r\n"...)
-	w = append(w, body...)
-	c.wb = w[:0]
-	_, err = c.c.Write(w)
-	var r h1Response
-	keep := false
-	if err == nil {
-		r, keep, err = readH1Response(c.br, buf)
-		if err != nil && reused && buf.Len() == 0 && r.status == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isConnReset(err)) {
-			err = fmt.Errorf("%w: %w", errStale, err)
-		}
-	} else if reused {
+	c.wb = t.appendRequest(c.wb[:0], body)
+	p, err := c.roundTrip(c.wb)
+	if err != nil && reused && p.status == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isConnReset(err)) {
 		err = fmt.Errorf("%w: %w", errStale, err)
 	}
+	if err == nil {
+		buf.Write(p.body)
+	}
+	keep := p.keep
 	if t.abandoned.Load() {
 		// The connection's deadline is in the past: it is done for, but
 		// a response read in full stands.
@@ -198,10 +223,61 @@ func (t *h1Transport) postOnce(deadline time.Time, body []byte, buf *bytes.Buffe
 	}
 	if err != nil || !keep {
 		t.close(c)
-		return r, err
+		return p.h1Response, err
 	}
 	t.put(c) // its deadline is reset by the next request
-	return r, nil
+	return p.h1Response, nil
+}
+
+// roundTrip writes the request w and reads its response. The request is
+// written by the first read (see writeRead), so that the goroutine waits
+// for the answer without first trying a read that can only find nothing.
+// A connection with bytes left after the response is not reused.
+func (c *h1Conn) roundTrip(w []byte) (p h1Parsed, err error) {
+	if c.rb == nil {
+		c.rb = make([]byte, 0, 16<<10)
+	}
+	c.rb = c.rb[:0]
+	eof, need := false, 0
+	for first := true; ; first = false {
+		if len(c.rb) == cap(c.rb) {
+			c.rb = append(c.rb, 0)[:len(c.rb)]
+		}
+		free := c.rb[len(c.rb):cap(c.rb)]
+		var n int
+		var rerr error
+		switch {
+		case !first:
+			n, rerr = c.c.Read(free)
+		case c.rc != nil:
+			n, rerr = c.writeRead(w, free)
+		default:
+			if _, rerr = c.c.Write(w); rerr == nil {
+				n, rerr = c.c.Read(free)
+			}
+		}
+		c.rb = c.rb[:len(c.rb)+n]
+		switch {
+		case rerr == io.EOF:
+			eof = true
+		case rerr != nil:
+			return p, rerr
+		case len(c.rb) < need:
+			continue
+		}
+		var perr error
+		p, need, perr = parseResponse(c.rb, eof, nil)
+		switch {
+		case perr == errNeedMore:
+			continue
+		case perr != nil:
+			return p, perr
+		}
+		if p.n < len(c.rb) {
+			p.keep = false
+		}
+		return p, nil
+	}
 }
 
 // errAbandoned is an attempt cut by the client's Abandon.
@@ -210,154 +286,6 @@ var errAbandoned = fmt.Errorf("request abandoned: %w", context.Canceled)
 func isConnReset(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && !op.Timeout()
-}
-
-// readH1Response reads one response, appending its body to buf. keep
-// reports whether the connection may be reused.
-func readH1Response(br *bufio.Reader, buf *bytes.Buffer) (r h1Response, keep bool, err error) {
-	for {
-		line, err := readLine(br)
-		if err != nil {
-			return r, false, err
-		}
-		// HTTP/1.x SP code SP reason
-		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-			return r, false, fmt.Errorf("malformed status line %q", trunc(line))
-		}
-		code, err := strconv.Atoi(string(line[9:12]))
-		if err != nil || code < 100 {
-			return r, false, fmt.Errorf("malformed status line %q", trunc(line))
-		}
-		http10 := line[7] == '0'
-		r.status = code
-		keep = !http10
-		length := int64(-1)
-		chunked := false
-		for {
-			h, err := readLine(br)
-			if err != nil {
-				return r, false, err
-			}
-			if len(h) == 0 {
-				break
-			}
-			i := bytes.IndexByte(h, ':')
-			if i <= 0 {
-				return r, false, fmt.Errorf("malformed header line %q", trunc(h))
-			}
-			name, val := h[:i], bytes.TrimSpace(h[i+1:])
-			switch {
-			case asciiEqualFold(name, "content-length"):
-				n, err := strconv.ParseInt(string(val), 10, 64)
-				if err != nil || n < 0 {
-					return r, false, fmt.Errorf("bad Content-Length %q", trunc(val))
-				}
-				length = n
-			case asciiEqualFold(name, "transfer-encoding"):
-				chunked = bytes.Contains(bytes.ToLower(val), []byte("chunked"))
-			case asciiEqualFold(name, "connection"):
-				v := bytes.ToLower(val)
-				if bytes.Contains(v, []byte("close")) {
-					keep = false
-				} else if bytes.Contains(v, []byte("keep-alive")) {
-					keep = true
-				}
-			case asciiEqualFold(name, "retry-after"):
-				r.retryAfter = string(val)
-			}
-		}
-		if code >= 100 && code < 200 {
-			continue // informational: the real response follows
-		}
-		if code == http.StatusNoContent || code == http.StatusNotModified {
-			return r, keep, nil
-		}
-		switch {
-		case chunked:
-			err = readChunked(br, buf)
-		case length >= 0:
-			if length > MaxResponseSize {
-				return r, false, fmt.Errorf("%w: body of %d bytes is over %d", ErrMalformed, length, MaxResponseSize)
-			}
-			buf.Grow(int(length))
-			b := buf.AvailableBuffer()[:length]
-			if _, err = io.ReadFull(br, b); err == nil {
-				buf.Write(b)
-			}
-		default:
-			keep = false
-			_, err = buf.ReadFrom(io.LimitReader(br, MaxResponseSize+1))
-			if err == nil && buf.Len() > MaxResponseSize {
-				err = fmt.Errorf("%w: body over %d bytes", ErrMalformed, MaxResponseSize)
-			}
-		}
-		if err != nil {
-			return r, false, err
-		}
-		return r, keep, nil
-	}
-}
-
-// readLine reads a CRLF- (or LF-) terminated line without its terminator.
-// The slice is valid until the next read.
-func readLine(br *bufio.Reader) ([]byte, error) {
-	line, err := br.ReadSlice('\n')
-	if err != nil {
-		if errors.Is(err, bufio.ErrBufferFull) {
-			return nil, errors.New("header line too long")
-		}
-		if errors.Is(err, io.EOF) && len(line) > 0 {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	line = line[:len(line)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	return line, nil
-}
-
-func readChunked(br *bufio.Reader, buf *bytes.Buffer) error {
-	for {
-		line, err := readLine(br)
-		if err != nil {
-			return err
-		}
-		if i := bytes.IndexByte(line, ';'); i >= 0 {
-			line = line[:i]
-		}
-		n, err := strconv.ParseInt(string(bytes.TrimSpace(line)), 16, 64)
-		if err != nil || n < 0 {
-			return fmt.Errorf("bad chunk size %q", trunc(line))
-		}
-		if n == 0 {
-			for { // trailers
-				l, err := readLine(br)
-				if err != nil {
-					return err
-				}
-				if len(l) == 0 {
-					return nil
-				}
-			}
-		}
-		if int64(buf.Len())+n > MaxResponseSize {
-			return fmt.Errorf("%w: body over %d bytes", ErrMalformed, MaxResponseSize)
-		}
-		if _, err := io.CopyN(buf, br, n); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return err
-		}
-		if l, err := readLine(br); err != nil || len(l) != 0 {
-			if err == nil {
-				err = errors.New("missing CRLF after chunk")
-			}
-			return err
-		}
-	}
 }
 
 func asciiEqualFold(b []byte, s string) bool {

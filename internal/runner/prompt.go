@@ -188,6 +188,10 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && jsonPlain8(s[i:i+8]) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -230,6 +234,22 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// jsonPlain8 reports whether none of the 8 bytes of s needs escaping in
+// a JSON string or is part of a multi-byte character: each is ASCII, at
+// least 0x20, and neither '"' nor '\\' (tested at once, as bit tricks on a
+// word).
+func jsonPlain8(s string) bool {
+	_ = s[7]
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q, bs := x^(ones*'"'), x^(ones*'\\')
+	less := (x - ones*0x20) & ^x   // a byte below 0x20
+	quote := (q - ones) & ^q       // a '"'
+	backslash := (bs - ones) & ^bs // a '\\'
+	return (less|quote|backslash|x)&highs == 0
 }
 
 // appendMessages appends msgs as a JSON array of {role, content}.

@@ -85,7 +85,10 @@ func (r *Result) Complete() bool { return r.Done() == len(r.Outcomes) }
 // flight complete (bounded by the client's timeout and its Abandon context)
 // and are recorded, and Run returns with Interrupted set. Run's error is
 // for failures to record (the state file); failed samples are in
-// Result.Failures.
+// Result.Failures. A run over the client's lean HTTP/1.1 transport with a
+// local scorer is driven, on Linux, by an event loop (see loop_linux.go);
+// otherwise each of Concurrency goroutines takes the next item when done
+// with one.
 func Run(ctx context.Context, cfg Config, items []Item) (*Result, error) {
 	now := cfg.Now
 	if now == nil {
@@ -121,85 +124,10 @@ func Run(ctx context.Context, cfg Config, items []Item) (*Result, error) {
 		pending = append(pending, i)
 	}
 
-	var (
-		mu       sync.Mutex
-		stopOnce sync.Once
-		stopped  = make(chan struct{})
-		failures atomic.Int64
-		wg       sync.WaitGroup
-	)
-	stop := func(err error) {
-		stopOnce.Do(func() {
-			mu.Lock()
-			res.Stopped = err
-			mu.Unlock()
-			close(stopped)
-		})
+	r := &runState{ctx: ctx, cfg: cfg, items: items, res: res, now: now}
+	if len(pending) > 0 && !runLoop(r, pending, partial, conc) {
+		r.runWorkers(pending, partial, conc)
 	}
-	work := make(chan int, conc)
-	go func() {
-		defer close(work)
-		for _, i := range pending {
-			select {
-			case <-ctx.Done():
-				return
-			case <-stopped:
-				return
-			default:
-			}
-			select {
-			case work <- i:
-			case <-ctx.Done():
-				return
-			case <-stopped:
-				return
-			}
-		}
-	}()
-	var stateErr error
-	for range min(conc, max(len(pending), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				if ctx.Err() != nil {
-					continue // interrupted: start nothing new
-				}
-				select {
-				case <-stopped:
-					continue
-				default:
-				}
-				it := &items[i]
-				o, err := runOne(ctx, cfg, it, partial[i], now)
-				if err != nil {
-					if cfg.State != nil && cfg.State.Err() != nil {
-						mu.Lock()
-						stateErr = cfg.State.Err()
-						mu.Unlock()
-						stop(stateErr)
-						continue
-					}
-					if errors.Is(err, errNotScored) || ctx.Err() != nil && errors.Is(err, context.Canceled) {
-						continue // interrupted, not failed: a re-run retries it
-					}
-					mu.Lock()
-					res.Failures = append(res.Failures, SampleError{ID: it.Sample.ID, Epoch: it.Sample.Epoch, Err: err})
-					mu.Unlock()
-					cfg.Progress.Failed()
-					if Fatal(err) {
-						stop(fmt.Errorf("sample %s: %w", it.Sample.ID, err))
-					} else if n := failures.Add(1); cfg.MaxFailures > 0 && n >= int64(cfg.MaxFailures) {
-						stop(fmt.Errorf("%d samples failed (the last: sample %s: %w)", n, it.Sample.ID, err))
-					}
-					continue
-				}
-				res.Outcomes[i] = o
-				cfg.Progress.Done()
-			}
-		}()
-	}
-	wg.Wait()
 	for _, o := range res.Outcomes {
 		if o != nil {
 			res.Completed++
@@ -212,10 +140,96 @@ func Run(ctx context.Context, cfg Config, items []Item) (*Result, error) {
 		res.Requests += grader.Attempts()
 	}
 	res.Elapsed = now().Sub(start)
-	if stateErr != nil {
-		return res, stateErr
+	if r.stateErr != nil {
+		return res, r.stateErr
 	}
 	return res, nil
+}
+
+// runState is a run in progress.
+type runState struct {
+	ctx   context.Context
+	cfg   Config
+	items []Item
+	res   *Result
+	now   func() time.Time
+
+	mu       sync.Mutex // guards res.Failures, res.Stopped and stateErr
+	stopOnce sync.Once
+	// halted is set when the run stops dispatching (see stop).
+	halted   atomic.Bool
+	failures atomic.Int64
+	stateErr error
+}
+
+// stop makes the run stop dispatching, for err.
+func (r *runState) stop(err error) {
+	r.stopOnce.Do(func() {
+		r.mu.Lock()
+		r.res.Stopped = err
+		r.mu.Unlock()
+		r.halted.Store(true)
+	})
+}
+
+// dispatching reports whether new items may start.
+func (r *runState) dispatching() bool {
+	return r.ctx.Err() == nil && !r.halted.Load()
+}
+
+// finish takes the end of item i: its scored and recorded outcome, or the
+// error it failed with.
+func (r *runState) finish(i int, o *Outcome, err error) {
+	if err == nil {
+		r.res.Outcomes[i] = o
+		r.cfg.Progress.Done()
+		return
+	}
+	if r.cfg.State != nil {
+		if serr := r.cfg.State.Err(); serr != nil {
+			r.mu.Lock()
+			r.stateErr = serr
+			r.mu.Unlock()
+			r.stop(serr)
+			return
+		}
+	}
+	if errors.Is(err, errNotScored) || r.ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return // interrupted, not failed: a re-run retries it
+	}
+	it := &r.items[i]
+	r.mu.Lock()
+	r.res.Failures = append(r.res.Failures, SampleError{ID: it.Sample.ID, Epoch: it.Sample.Epoch, Err: err})
+	r.mu.Unlock()
+	r.cfg.Progress.Failed()
+	if Fatal(err) {
+		r.stop(fmt.Errorf("sample %s: %w", it.Sample.ID, err))
+	} else if n := r.failures.Add(1); r.cfg.MaxFailures > 0 && n >= int64(r.cfg.MaxFailures) {
+		r.stop(fmt.Errorf("%d samples failed (the last: sample %s: %w)", n, it.Sample.ID, err))
+	}
+}
+
+// runWorkers runs the pending items with conc goroutines, each taking the
+// next item when it is done with one.
+func (r *runState) runWorkers(pending []int, partial map[int]*Outcome, conc int) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(conc, len(pending)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r.dispatching() {
+				k := next.Add(1) - 1
+				if k >= int64(len(pending)) {
+					return
+				}
+				i := pending[k]
+				o, err := runOne(r.ctx, r.cfg, &r.items[i], partial[i], r.now)
+				r.finish(i, o, err)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // errNotScored marks a sample generated but left unscored because the run

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Inspect's score values.
@@ -145,21 +146,111 @@ func (ChoiceScorer) Remote() bool           { return false }
 // Score implements Scorer.
 func (ChoiceScorer) Score(_ context.Context, s *Sample, output string) (Score, error) {
 	n := len(s.Choices)
-	m := answerRE.FindStringSubmatchIndex(output)
-	if m == nil || m[2] == m[3] {
+	start, end, ok := answerSpan(output)
+	if !ok || start == end {
 		return Score{Value: Incorrect, Explanation: output}, nil
 	}
 	var selected uint32
-	for _, r := range output[m[2]:m[3]] {
+	for _, r := range output[start:end] {
 		if i := int(unicode.ToUpper(r) - 'A'); i >= 0 && i < n && i < 26 {
 			selected |= 1 << i
 		}
 	}
-	v := Incorrect
+	var v any = Incorrect // constants in an interface: no allocation
 	if selected == letterMask(s.Target) {
 		v = Correct
 	}
 	return Score{Value: v, Answer: maskLetters(selected), Explanation: output}, nil
+}
+
+// answerSpan is the span of answerRE's group in s, the answer letters;
+// ok is false when answerRE does not match.
+func answerSpan(s string) (start, end int, ok bool) {
+	if start, end, ok, sure := answerSpanASCII(s); sure {
+		return start, end, ok
+	}
+	m := answerRE.FindStringSubmatchIndex(s)
+	if m == nil {
+		return 0, 0, false
+	}
+	return m[2], m[3], true
+}
+
+// answerSpanASCII is answerSpan without the regexp for the common case,
+// an ASCII s whose first "answer" (in any case) starts the match: sure is
+// false when it cannot tell. The regexp's leftmost match starts at the
+// first "answer"; the \s* before the colon takes the whitespace up to it,
+// the one after it all the whitespace before the letters, and the group
+// all the letters, spaces and commas that follow, or, when a word
+// character follows them, up to the last space or comma among them (the
+// group must be followed by a non-word character or the end). When that
+// fails the regexp backtracks further, and decides.
+func answerSpanASCII(s string) (start, end int, ok, sure bool) {
+	p := -1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return 0, 0, false, false // (?i) folds some non-ASCII letters
+		}
+		if p < 0 && c|0x20 == 'a' && i+6 <= len(s) && asciiEqualFoldString(s[i:i+6], "answer") {
+			p = i
+		}
+	}
+	if p < 0 {
+		return 0, 0, false, true
+	}
+	i := p + 6
+	for i < len(s) && isRE2Space(s[i]) {
+		i++
+	}
+	if i == len(s) || s[i] != ':' {
+		return 0, 0, false, false
+	}
+	i++
+	for i < len(s) && isRE2Space(s[i]) {
+		i++
+	}
+	start = i
+	end = start
+	for end < len(s) && isAnswerChar(s[end]) {
+		end++
+	}
+	if end == start {
+		return 0, 0, false, false
+	}
+	if end == len(s) || !isWordChar(s[end]) {
+		return start, end, true, true
+	}
+	for j := end - 1; j > start; j-- {
+		if s[j] == ' ' || s[j] == ',' {
+			return start, j, true, true
+		}
+	}
+	return 0, 0, false, false
+}
+
+// isRE2Space is RE2's \s: [\t\n\f\r ].
+func isRE2Space(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+// isWordChar is RE2's \w: [0-9A-Za-z_].
+func isWordChar(c byte) bool {
+	return c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'z' || c == '_'
+}
+
+// isAnswerChar is answerRE's group class for ASCII: [A-Za-z ,].
+func isAnswerChar(c byte) bool {
+	return c|0x20 >= 'a' && c|0x20 <= 'z' || c == ' ' || c == ','
+}
+
+func asciiEqualFoldString(a, b string) bool {
+	for i := range len(a) {
+		if a[i]|0x20 != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // letterMask is the set of choice indexes named by the letters of a

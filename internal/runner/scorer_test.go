@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -167,5 +168,35 @@ func TestPrompt(t *testing.T) {
 	}
 	if err := checkTemplate("{question}", true); err == nil {
 		t.Error("a choice template without {choices} was accepted")
+	}
+}
+
+// TestAnswerSpanMatchesRegexp checks the choice scorer's fast path against
+// its regexp on random outputs made of the pieces that matter to it.
+func TestAnswerSpanMatchesRegexp(t *testing.T) {
+	pieces := []string{"answer", "ANSWER", "Answer", "anſwer", "ans", ":", ": ", " ", "  ", "\t", "\n", "\v", "\f", "\r",
+		"A", "b", "C", "d", "K", ",", ", ", "1", "_", "x", ".", "-", "ſ", "é", "\u212a", "ANSWER: A", "answer:b,c"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	fast := 0
+	for n := 0; n < 200000; n++ {
+		var b strings.Builder
+		for k := rng.IntN(12); k >= 0; k-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := b.String()
+		wantStart, wantEnd, wantOK := 0, 0, false
+		if m := answerRE.FindStringSubmatchIndex(s); m != nil {
+			wantStart, wantEnd, wantOK = m[2], m[3], true
+		}
+		start, end, ok := answerSpan(s)
+		if ok != wantOK || ok && (start != wantStart || end != wantEnd) {
+			t.Fatalf("answerSpan(%q) = %d, %d, %v; the regexp: %d, %d, %v", s, start, end, ok, wantStart, wantEnd, wantOK)
+		}
+		if _, _, _, sure := answerSpanASCII(s); sure {
+			fast++
+		}
+	}
+	if fast < 50000 {
+		t.Errorf("the fast path decided %d outputs of 200000", fast)
 	}
 }
