@@ -35,14 +35,7 @@ func (r sizedReader) List(ctx context.Context, q store.Query) ([]store.Record, e
 }
 
 func (r sizedReader) ListMany(ctx context.Context, qs []store.Query) ([][]store.Record, error) {
-	out := make([][]store.Record, len(qs))
-	for i, q := range qs {
-		var err error
-		if out[i], err = r.List(ctx, q); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return store.ListEach(ctx, r, qs)
 }
 
 // TestEvidenceCacheAnySize checks that the in-memory evidence and policy

@@ -152,3 +152,16 @@ type Store interface {
 func HashReader(ctx context.Context, r Reader) tlog.HashReader {
 	return tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) { return r.ReadHashes(ctx, idx) })
 }
+
+// ListEach answers ListMany by running the queries one after another, for
+// readers with no round trip to save.
+func ListEach(ctx context.Context, r Reader, qs []Query) ([][]Record, error) {
+	out := make([][]Record, len(qs))
+	for i, q := range qs {
+		var err error
+		if out[i], err = r.List(ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

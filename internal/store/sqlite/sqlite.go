@@ -213,14 +213,7 @@ func (r *reader) Get(ctx context.Context, kind, key string) (*store.Record, erro
 // ListMany runs the queries one after another (there is no round trip to
 // save).
 func (r *reader) ListMany(ctx context.Context, qs []store.Query) ([][]store.Record, error) {
-	out := make([][]store.Record, len(qs))
-	for i, q := range qs {
-		var err error
-		if out[i], err = r.List(ctx, q); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return store.ListEach(ctx, r, qs)
 }
 
 func (r *reader) List(ctx context.Context, q store.Query) ([]store.Record, error) {
